@@ -34,6 +34,12 @@ if (files.length === 0) {
   console.error(`no *.test.ts files under ${roots.map((r) => relative(root, r)).join(', ')}`)
   process.exit(1)
 }
-const args = ['--import', 'tsx', '--test', '--test-reporter=spec', ...files.map((f) => relative(root, f))]
+const args = [
+  '--import',
+  'tsx',
+  '--test',
+  '--test-reporter=spec',
+  ...files.map((f) => relative(root, f)),
+]
 const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' })
 process.exit(result.status ?? 1)

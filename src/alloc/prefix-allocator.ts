@@ -243,7 +243,7 @@ export class PrefixAllocator {
         if (code < 0) {
           throw new CasmError(
             'CASM_ERR_INVALID_ARGUMENT',
-            `unit ${p.toString()} has unknown kind '${String(unit.kind)}'`,
+            `unit ${p.toString()} has unknown kind '${unit.kind}'`,
             {
               unit: p.toString(),
             },

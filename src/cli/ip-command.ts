@@ -49,7 +49,10 @@ export function ipCommand(out: Output): Command {
     .option('--json', 'print JSON')
     .action((targets: string[], opts: { json?: boolean }) => {
       const infos = targets.flatMap((t) => describe(t))
-      if (opts.json === true) return out.json(infos)
+      if (opts.json === true) {
+        out.json(infos)
+        return
+      }
       out.table(
         ['prefix', 'first', 'last', 'size', 'special purpose'],
         infos.map((i) => [
@@ -70,7 +73,10 @@ export function ipCommand(out: Output): Command {
     .action((texts: string[], opts: { json?: boolean; lenient?: boolean }) => {
       const prefixes = texts.map((t) => Prefix.parse(t, { lenient: opts.lenient === true }))
       const merged = aggregatePrefixes(prefixes).map(String)
-      if (opts.json === true) return out.json(merged)
+      if (opts.json === true) {
+        out.json(merged)
+        return
+      }
       out.lines(merged)
     })
 
@@ -84,7 +90,10 @@ export function ipCommand(out: Output): Command {
         throw new CasmError('CASM_ERR_PREFIX_LENGTH', `'${lengthText}' is not a prefix length`)
       }
       const pieces = Prefix.parse(text).split(Number(lengthText)).map(String)
-      if (opts.json === true) return out.json(pieces)
+      if (opts.json === true) {
+        out.json(pieces)
+        return
+      }
       out.lines(pieces)
     })
 

@@ -226,7 +226,7 @@ export class Prefix {
   }
 
   /** Yields every sub-prefix of length `length` lazily, in address order. */
-  *subnets(length: number): Generator<Prefix> {
+  *subnets(length: number): Generator<Prefix, void, undefined> {
     this.checkSubLength(length)
     const step = familyInfo(this.family).blockSize[length] as bigint
     for (let n = this.network; n <= this.last; n += step) yield new Prefix(this.family, n, length)
