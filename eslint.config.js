@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint'
 import prettier from 'eslint-config-prettier'
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'data/', 'bin/', 'scripts/*.mjs'] },
+  { ignores: ['node_modules/', 'dist/', 'data/', 'bin/', 'scripts/*.mjs', '.scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

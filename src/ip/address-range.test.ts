@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { excludeCidr, mergeCidr, parseCidr } from 'cidr-tools'
-import { isCasmError } from '../errors/casm-error.js'
+import { throwsCode } from '../../test/support/throws-code.js'
 import { Address } from './address.js'
 import {
   AddressRange,
@@ -13,10 +13,6 @@ import {
 } from './address-range.js'
 import { bitLength, trailingZeros } from './bits.js'
 import { Prefix } from './prefix.js'
-
-function throwsCode(fn: () => unknown, code: string): void {
-  assert.throws(fn, (e: unknown) => isCasmError(e) && e.code === code)
-}
 
 /** Start and end of cidr-tools' parse of each network: the oracle's view, not ours. */
 function spans(nets: readonly string[]): [bigint, bigint][] {

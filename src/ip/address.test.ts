@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { isCasmError } from '../errors/casm-error.js'
+import { throwsCode } from '../../test/support/throws-code.js'
 import {
   Address,
   detectFamily,
@@ -12,15 +12,6 @@ import {
   parseIpv6,
   parseMac,
 } from './address.js'
-
-function throwsCode(fn: () => unknown, code: string, message?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(isCasmError(e), `expected a CasmError, got ${String(e)}`)
-    assert.equal(e.code, code)
-    if (message !== undefined) assert.match(e.message, message)
-    return true
-  })
-}
 
 describe('parseIpv4', () => {
   it('parses dotted quads', () => {

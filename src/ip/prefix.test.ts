@@ -2,19 +2,10 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { parseCidr } from 'cidr-tools'
-import { isCasmError } from '../errors/casm-error.js'
+import { throwsCode } from '../../test/support/throws-code.js'
 import { Address } from './address.js'
 import { familyInfo } from './family.js'
 import { Prefix, SPLIT_LIMIT } from './prefix.js'
-
-function throwsCode(fn: () => unknown, code: string, message?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(isCasmError(e), `expected a CasmError, got ${String(e)}`)
-    assert.equal(e.code, code)
-    if (message !== undefined) assert.match(e.message, message)
-    return true
-  })
-}
 
 const P = (t: string): Prefix => Prefix.parse(t)
 
