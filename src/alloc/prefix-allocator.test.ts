@@ -481,3 +481,17 @@ describe('PrefixAllocator: MAC pools', () => {
     assert.equal(a.statistics().total, 1n << 24n)
   })
 })
+
+describe('PrefixAllocator: release is per unit', () => {
+  it('refuses to release two allocations through their supernet', () => {
+    const a = PrefixAllocator.create('ipv4', [P('10.0.0.0/22')])
+    a.allocatePrefix(P('10.0.0.0/23'))
+    a.allocatePrefix(P('10.0.2.0/23'))
+    refuses(
+      a,
+      () => a.release(P('10.0.0.0/22')),
+      'CASM_ERR_NOT_ALLOCATED',
+      /holds 10\.0\.0\.0\/23, 10\.0\.2\.0\/23; release each/,
+    )
+  })
+})

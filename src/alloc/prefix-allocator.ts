@@ -405,7 +405,25 @@ export class PrefixAllocator {
    * @throws CasmError `CASM_ERR_NOT_ALLOCATED` unless `prefix` is exactly an allocated unit.
    */
   release(prefix: Prefix): void {
-    this.#releaseUnits(prefix, 0)
+    checkFamily(this.family, prefix)
+    const v = this.#used.get(prefix.network)
+    if (v === undefined || (v & 0xff) !== prefix.length || v >> 8 !== 0) {
+      // A grant is one unit: never release several allocations through their supernet.
+      const inside = this.#unitsIn(prefix, 3)
+      if (inside.length > 1 && inside.every((u) => prefix.contains(u.prefix))) {
+        const shown = inside.slice(0, 2).map((u) => u.prefix.toString())
+        throw new CasmError(
+          'CASM_ERR_NOT_ALLOCATED',
+          `${prefix.toString()} is not one allocation: it holds ${shown.join(', ')}${inside.length > 2 ? ', ...' : ''}; release each`,
+          { target: prefix.toString() },
+        )
+      }
+      // Not an allocated unit: the general path explains what it is (and always refuses here).
+      this.#releaseUnits(prefix, 0)
+      return
+    }
+    this.#dropUsed(prefix.network, prefix.length, 0)
+    this.#addFree(prefix.network, prefix.length)
   }
 
   /**
@@ -820,9 +838,11 @@ export class PrefixAllocator {
     const info = this.#info
     while (len > 0) {
       const set = this.#free[len]
-      const buddy = net ^ (info.blockSize[len] as bigint)
-      if (set === undefined || !set.has(buddy)) break
-      this.#removeFree(buddy, len)
+      const size = info.blockSize[len] as bigint
+      // One descent both tests and removes the buddy.
+      if (set === undefined || !set.delete(net ^ size)) break
+      if (set.size === 0) this.#setNonEmpty(len, false)
+      this.#freeSize -= size
       net &= info.netMask[len - 1] as bigint
       len--
     }
