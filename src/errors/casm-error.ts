@@ -70,6 +70,62 @@ export const CASM_ERRORS = {
     status: 409,
     hint: 'release exactly a prefix that was allocated (or reserved, or excluded) as one unit',
   },
+  CASM_ERR_VALIDATION: {
+    status: 400,
+    hint: 'fix the fields named in details; GET /openapi.json describes every request',
+  },
+  CASM_ERR_MALFORMED_JSON: {
+    status: 400,
+    hint: 'send a valid JSON body with Content-Type: application/json',
+  },
+  CASM_ERR_UNAUTHENTICATED: {
+    status: 401,
+    hint: 'send Authorization: Bearer <token>; the first start printed an admin token and stored it in the data directory',
+  },
+  CASM_ERR_FORBIDDEN: {
+    status: 403,
+    hint: 'use a token whose role allows this (viewer < operator < admin)',
+  },
+  CASM_ERR_NOT_FOUND: {
+    status: 404,
+    hint: 'check the name or id; list the collection to see what exists',
+  },
+  CASM_ERR_ALREADY_EXISTS: {
+    status: 409,
+    hint: 'choose another name, or change the existing object instead',
+  },
+  CASM_ERR_IN_USE: {
+    status: 409,
+    hint: 'remove or move what depends on it first (the message names it)',
+  },
+  CASM_ERR_ILLEGAL_TRANSITION: {
+    status: 409,
+    hint: 'check the current state: a grant goes active -> draining -> released -> quarantined -> free',
+  },
+  CASM_ERR_IDEMPOTENCY_MISMATCH: {
+    status: 422,
+    hint: 'an Idempotency-Key may be reused only for the very same request; use a new key',
+  },
+  CASM_ERR_TOO_LARGE: {
+    status: 413,
+    hint: 'send a smaller request body, or split it',
+  },
+  CASM_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    hint: 'send Content-Type: application/json',
+  },
+  CASM_ERR_SCHEMA_TOO_NEW: {
+    status: 500,
+    hint: 'the database was written by a newer casm; run that version or restore a backup',
+  },
+  CASM_ERR_UNAVAILABLE: {
+    status: 503,
+    hint: 'the store is unreachable or busy; retry shortly and check the database',
+  },
+  CASM_ERR_INTERNAL: {
+    status: 500,
+    hint: 'this is a bug in casm; please report it with the request id',
+  },
 } as const satisfies Record<`CASM_ERR_${string}`, CasmErrorSpec>
 
 /** A stable error code: one key of {@link CASM_ERRORS}. */

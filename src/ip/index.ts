@@ -25,6 +25,7 @@ export {
   parseMac,
 } from './address.js'
 export { Prefix, type PrefixParseOptions, SPLIT_LIMIT } from './prefix.js'
+export { bitLength, trailingZeros } from './bits.js'
 export {
   AddressRange,
   aggregatePrefixes,

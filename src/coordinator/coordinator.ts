@@ -1,0 +1,181 @@
+/**
+ * The coordinator: the store, the single writer, the allocator caches and the clock, and the
+ * entry points the API and the CLI use. The use cases themselves live beside this file, by
+ * concept (`tenancy`, `inventory`, `allocations`, `queries`); each write is a {@link WriteOp}
+ * run by {@link Coordinator.run} in one transaction together with its events.
+ *
+ * @module
+ */
+
+import { createHash } from 'node:crypto'
+import { CasmError } from '../errors/casm-error.js'
+import type { CasmEvent, Pool } from '../domain/model.js'
+import { sweep } from './allocations.js'
+import { type Caller, requireRole } from './caller.js'
+import { type Clock, systemClock } from './clock.js'
+import { type ChainVerification, verifyChain } from './event-chain.js'
+import { PoolSpaceCache } from './pool-space-cache.js'
+import { poolUsage, type PoolUsage } from './queries.js'
+import type { EventFilter, Page, Store, StoreReader } from './store.js'
+import { authenticate, bootstrap } from './tenancy.js'
+import { type WriteOp, Writer, type WriterStats } from './writer.js'
+import type { Token } from '../domain/model.js'
+
+/** Options of {@link Coordinator.open}. */
+export interface CoordinatorOptions {
+  readonly clock?: Clock
+  /** How often the sweep ends lifetimes and quarantines; 0 disables it (tests sweep by hand). */
+  readonly sweepIntervalMs?: number
+  /** How long idempotent answers are kept (default 24 h). */
+  readonly idempotencyTtlMs?: number
+}
+
+/** The answer an idempotent request gives, first time or replayed. */
+export interface IdempotentAnswer {
+  readonly status: number
+  readonly body: string
+  readonly replayed: boolean
+}
+
+/** A hash of a request (method, path and body) to tell a retry from a different request. */
+export function requestHash(method: string, path: string, body: unknown): string {
+  return createHash('sha256').update(`${method} ${path}\n${JSON.stringify(body ?? null)}`).digest('hex')
+}
+
+/** The coordinator of one process. */
+export class Coordinator {
+  readonly store: Store
+  readonly clock: Clock
+  readonly cache = new PoolSpaceCache()
+  readonly writer: Writer
+  readonly #options: CoordinatorOptions
+  #sweeper: NodeJS.Timeout | undefined
+  #sweeping = false
+  readonly started: number
+
+  private constructor(store: Store, options: CoordinatorOptions) {
+    this.store = store
+    this.clock = options.clock ?? systemClock
+    this.#options = options
+    this.writer = new Writer(store, this.cache, this.clock)
+    this.started = this.clock.now()
+  }
+
+  /**
+   * Migrates the store, creates the first tenant and root token when there is none, and starts
+   * the sweep. `bootstrapToken` is set only on the very first start.
+   */
+  static async open(store: Store, options: CoordinatorOptions = {}): Promise<{ coordinator: Coordinator; bootstrapToken?: { secret: string; token: Token } }> {
+    await store.migrate()
+    const coordinator = new Coordinator(store, options)
+    const first = await coordinator.run(bootstrap())
+    const interval = options.sweepIntervalMs ?? 1000
+    if (interval > 0) coordinator.#startSweeper(interval)
+    return first === undefined ? { coordinator } : { coordinator, bootstrapToken: first }
+  }
+
+  /** Committed data. */
+  get reader(): StoreReader {
+    return this.store.reader
+  }
+
+  /** Runs a write operation in the writer; resolves after its transaction committed. */
+  run<T>(op: WriteOp<T>): Promise<T> {
+    return this.writer.submit(op)
+  }
+
+  /**
+   * Runs `op` at most once per (tenant, key): the first answer — success or refusal — is stored
+   * with the operation's own transaction and given again to every retry with the same key. A
+   * retry whose request differs is refused.
+   */
+  runIdempotent<T>(c: Caller, key: string, hash: string, op: WriteOp<T>, render: (value: T) => { status: number; body: unknown }, renderError: (e: CasmError) => { status: number; body: unknown }): Promise<IdempotentAnswer> {
+    if (key.length === 0 || key.length > 200) {
+      return Promise.reject(new CasmError('CASM_ERR_VALIDATION', 'Idempotency-Key must be 1-200 characters', { errors: [{ path: 'header/idempotency-key', message: '1-200 characters' }] }))
+    }
+    return this.run(async (ctx) => {
+      const found = await ctx.tx.getIdempotency(c.tenantId, key)
+      if (found !== undefined) {
+        if (found.requestHash !== hash) {
+          throw new CasmError('CASM_ERR_IDEMPOTENCY_MISMATCH', `Idempotency-Key '${key}' was used for a different request`, { key })
+        }
+        return { status: found.status, body: found.body, replayed: true }
+      }
+      const outcome = await ctx.attempt(() => op(ctx))
+      const answer = outcome.ok ? render(outcome.value) : renderError(outcome.error)
+      const body = JSON.stringify(answer.body)
+      await ctx.tx.insertIdempotency({ tenantId: c.tenantId, key, requestHash: hash, status: answer.status, body, createdAt: ctx.now })
+      return { status: answer.status, body, replayed: false }
+    })
+  }
+
+  /** Resolves a bearer token and a tenant name into a caller. */
+  authenticate(secret: string | undefined, tenant: string | undefined, requestId: string | null): Promise<Caller> {
+    return authenticate(this.reader, secret, tenant, requestId)
+  }
+
+  /** Events the caller may read: its tenant's; a root caller may ask for every tenant's. */
+  async listEvents(c: Caller, filter: Omit<EventFilter, 'tenantId'> & { allTenants?: boolean }, page: Page): Promise<CasmEvent[]> {
+    requireRole(c, 'viewer')
+    const { allTenants, ...rest } = filter
+    if (allTenants === true && !c.root) throw new CasmError('CASM_ERR_FORBIDDEN', 'only root tokens read every tenant\'s events')
+    return this.reader.listEvents(allTenants === true ? rest : { ...rest, tenantId: c.tenantId }, page)
+  }
+
+  /** Verifies the whole event chain (admins). */
+  async verifyEvents(c: Caller, onProgress?: (checked: number) => void): Promise<ChainVerification> {
+    requireRole(c, 'admin')
+    return verifyChain(this.reader, onProgress)
+  }
+
+  /** Usage of every pool of every tenant, for /metrics. */
+  allPoolUsage(): Promise<{ pool: Pool; usage: PoolUsage }[]> {
+    return this.run(async (ctx) => {
+      const out: { pool: Pool; usage: PoolUsage }[] = []
+      for (const pool of await ctx.tx.listAllPools()) out.push({ pool, usage: poolUsage(pool, await ctx.allocator(pool)) })
+      return out
+    })
+  }
+
+  /** Loads every pool's allocator now (after start, so the first requests are fast). */
+  async warm(): Promise<number> {
+    return (await this.allPoolUsage()).length
+  }
+
+  /** Runs one sweep now (ends due lifetimes and quarantines); returns what it did. */
+  async sweepNow(): Promise<{ expired: number; freed: number }> {
+    let total = { expired: 0, freed: 0 }
+    for (;;) {
+      const r = await this.run(sweep())
+      total = { expired: total.expired + r.expired, freed: total.freed + r.freed }
+      if (r.expired + r.freed === 0) return total
+    }
+  }
+
+  #startSweeper(intervalMs: number): void {
+    this.#sweeper = setInterval(() => {
+      if (this.#sweeping) return
+      this.#sweeping = true
+      const ttl = this.#options.idempotencyTtlMs ?? 86_400_000
+      this.sweepNow()
+        .then(() => this.run((ctx) => ctx.tx.pruneIdempotency(ctx.now - ttl)))
+        .catch(() => undefined)
+        .finally(() => {
+          this.#sweeping = false
+        })
+    }, intervalMs)
+    this.#sweeper.unref()
+  }
+
+  /** Writer statistics, for /metrics. */
+  get writerStats(): WriterStats {
+    return this.writer.stats
+  }
+
+  /** Finishes queued writes and closes the store. */
+  async close(): Promise<void> {
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper)
+    await this.writer.close()
+    await this.store.close()
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Object ids: a type prefix and a time-ordered body (`pool_0mgx3b2k1a9f2h7q4z`), so ids sort by
+ * creation and tell what they name.
+ *
+ * @module
+ */
+
+import { randomBytes } from 'node:crypto'
+
+/** The prefix of each object type's ids. */
+export const ID_PREFIX = {
+  tenant: 'ten',
+  token: 'tok',
+  domain: 'dom',
+  block: 'blk',
+  pool: 'pool',
+  device: 'dev',
+  grant: 'gr',
+  assignment: 'asg',
+  reservation: 'rsv',
+  unit: 'unit',
+  event: 'evt',
+} as const
+
+let lastMs = 0
+let counter = 0
+
+/** A new id for an object of `type`: 9 base-36 digits of milliseconds, 3 of a counter, 8 random. */
+export function newId(type: keyof typeof ID_PREFIX): string {
+  const ms = Date.now()
+  counter = ms === lastMs ? counter + 1 : 0
+  lastMs = ms
+  const time = ms.toString(36).padStart(9, '0')
+  const seq = (counter % 46656).toString(36).padStart(3, '0')
+  const rand = BigInt(`0x${randomBytes(6).toString('hex')}`).toString(36).padStart(10, '0').slice(-8)
+  return `${ID_PREFIX[type]}_${time}${seq}${rand}`
+}
+
+/** True when `s` has the shape of a casm id (so it is looked up as an id, not a name). */
+export function isId(s: string): boolean {
+  return /^[a-z]{2,5}_[0-9a-z]{16,}$/.test(s)
+}

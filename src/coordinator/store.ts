@@ -1,0 +1,236 @@
+/**
+ * The persistence seam the coordinator declares. `src/store` implements it for SQLite and
+ * PostgreSQL with the same migrations; `src/store/store.case.ts` is the conformance suite both
+ * pass.
+ *
+ * Writes happen only inside {@link Store.write}: one transaction that is serialised against every
+ * other writer, in this process and in any other process sharing the database (SQLite: one
+ * `BEGIN IMMEDIATE` writer; PostgreSQL: a transaction-scoped advisory lock). Reads see committed
+ * data only.
+ *
+ * @module
+ */
+
+import type { Family } from '../ip/index.js'
+import type { GrantState } from '../domain/grant-lifecycle.js'
+import type {
+  AllocationType,
+  Block,
+  CasmEvent,
+  Device,
+  Domain,
+  Pool,
+  Reservation,
+  Tenant,
+  Token,
+} from '../domain/model.js'
+import type { RequestorAttributes } from '../domain/requestor.js'
+
+/** One used unit of a pool as stored: a grant, an assignment, or a piece of a reservation. */
+export interface AllocationRow {
+  readonly id: string
+  readonly tenantId: string
+  readonly domainId: string
+  readonly poolId: string
+  readonly type: AllocationType
+  readonly family: Family
+  readonly prefix: string
+  readonly first: bigint
+  readonly last: bigint
+  readonly length: number
+  readonly state: GrantState
+  readonly deviceId: string | null
+  readonly reservationId: string | null
+  readonly requestor: RequestorAttributes | null
+  readonly hostname: string
+  readonly description: string
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly expiresAt: number | null
+  readonly releasedAt: number | null
+  readonly quarantineUntil: number | null
+  /** The pool version at which this row last changed what the allocator holds. */
+  readonly changedVersion: number
+}
+
+/** A stored token with its hash. */
+export interface TokenRow extends Token {
+  readonly hash: string
+}
+
+/** Versions of a pool: `version` moves on every change of its units, `spaceVersion` on resize. */
+export interface PoolVersion {
+  readonly version: number
+  readonly spaceVersion: number
+}
+
+/** A range of one pool's space as stored, for overlap checks. */
+export interface PoolRangeRow {
+  readonly poolId: string
+  readonly first: bigint
+  readonly last: bigint
+}
+
+/** Filters of {@link StoreReader.listAllocations}. */
+export interface AllocationFilter {
+  readonly type?: AllocationType
+  readonly poolId?: string
+  readonly deviceId?: string
+  readonly state?: GrantState
+  /** Only units whose space is held. */
+  readonly live?: boolean
+}
+
+/** Filters of {@link StoreReader.listEvents}; `tenantId` undefined lists every tenant's. */
+export interface EventFilter {
+  readonly tenantId?: string | null
+  readonly objectId?: string
+  readonly objectType?: string
+  readonly action?: string
+  readonly actor?: string
+  readonly since?: number
+  readonly until?: number
+}
+
+/** A page request: items after `after` (an opaque cursor value), at most `limit`. */
+export interface Page {
+  readonly after?: string
+  readonly limit: number
+}
+
+/** A stored idempotent answer. */
+export interface IdempotencyRow {
+  readonly tenantId: string
+  readonly key: string
+  readonly requestHash: string
+  readonly status: number
+  readonly body: string
+  readonly createdAt: number
+}
+
+/** The head of the event chain. */
+export interface ChainHead {
+  readonly seq: number
+  readonly hash: string
+}
+
+/** Reads; on a {@link WriteTx} they see the transaction's own writes. */
+export interface StoreReader {
+  getTenant(idOrName: string): Promise<Tenant | undefined>
+  listTenants(): Promise<Tenant[]>
+
+  getTokenByHash(hash: string): Promise<TokenRow | undefined>
+  getToken(id: string): Promise<TokenRow | undefined>
+  /** Tokens of a tenant, or root tokens for `null`; `undefined` lists all. */
+  listTokens(tenantId: string | null | undefined): Promise<TokenRow[]>
+  countTokens(): Promise<number>
+
+  getDomain(tenantId: string, idOrName: string): Promise<Domain | undefined>
+  listDomains(tenantId: string): Promise<Domain[]>
+
+  getBlock(tenantId: string, id: string): Promise<Block | undefined>
+  listBlocks(tenantId: string, domainId?: string): Promise<Block[]>
+  /** Blocks of a domain and family overlapping first..last. */
+  blocksOverlapping(domainId: string, family: Family, first: bigint, last: bigint): Promise<Block[]>
+
+  getPool(tenantId: string, idOrName: string): Promise<Pool | undefined>
+  listPools(tenantId: string, domainId?: string): Promise<Pool[]>
+  /** Every pool of every tenant (for metrics and warming the caches). */
+  listAllPools(): Promise<Pool[]>
+  /** Ranges of any pool of a domain and family overlapping first..last. */
+  poolRangesOverlapping(domainId: string, family: Family, first: bigint, last: bigint): Promise<PoolRangeRow[]>
+  poolVersion(poolId: string): Promise<PoolVersion | undefined>
+
+  getDevice(tenantId: string, idOrName: string): Promise<Device | undefined>
+  listDevices(tenantId: string): Promise<Device[]>
+
+  getAllocation(tenantId: string, id: string): Promise<AllocationRow | undefined>
+  listAllocations(tenantId: string, filter: AllocationFilter, page: Page): Promise<AllocationRow[]>
+  countAllocations(tenantId: string, filter: AllocationFilter): Promise<number>
+  /** Every live unit of a pool, to rebuild its allocator. */
+  liveUnits(poolId: string): Promise<AllocationRow[]>
+  /** Units of a pool changed after pool version `since`, to bring a cached allocator up to date. */
+  unitsChangedSince(poolId: string, since: number): Promise<AllocationRow[]>
+  /** Live units of a domain and family overlapping first..last, in address order. */
+  liveUnitsOverlapping(domainId: string, family: Family, first: bigint, last: bigint, limit: number): Promise<AllocationRow[]>
+  /** Counts of live units inside first..last of a domain, by type and prefix length. */
+  liveUsageIn(domainId: string, family: Family, first: bigint, last: bigint): Promise<{ type: AllocationType; length: number; count: number }[]>
+  /** Live units whose `expiresAt` or `quarantineUntil` is at or before `now`. */
+  dueUnits(now: number, limit: number): Promise<AllocationRow[]>
+
+  getReservation(tenantId: string, id: string): Promise<Reservation | undefined>
+  listReservations(tenantId: string, poolId?: string): Promise<Reservation[]>
+
+  listEvents(filter: EventFilter, page: Page): Promise<CasmEvent[]>
+  /** Events with `seq` > `after` in chain order, for verification. */
+  scanEvents(after: number, limit: number): Promise<CasmEvent[]>
+  chainHead(): Promise<ChainHead>
+
+  getIdempotency(tenantId: string, key: string): Promise<IdempotencyRow | undefined>
+}
+
+/** Writes, available inside {@link Store.write}. */
+export interface WriteTx extends StoreReader {
+  /** Runs `fn` in a savepoint: when it throws, its writes are undone and the error rethrown. */
+  savepoint<T>(fn: () => Promise<T>): Promise<T>
+
+  insertTenant(t: Tenant): Promise<void>
+  deleteTenant(id: string): Promise<void>
+
+  insertToken(t: TokenRow): Promise<void>
+  revokeToken(id: string, at: number): Promise<void>
+
+  insertDomain(d: Domain): Promise<void>
+  updateDomain(d: Domain): Promise<void>
+  deleteDomain(id: string): Promise<void>
+
+  insertBlock(b: Block, first: bigint, last: bigint): Promise<void>
+  updateBlock(b: Block, first: bigint, last: bigint): Promise<void>
+  deleteBlock(id: string): Promise<void>
+
+  /** Stores a pool and its ranges (sorted, merged). */
+  insertPool(p: Pool, ranges: readonly { first: bigint; last: bigint }[]): Promise<void>
+  /** Updates a pool; replaces its ranges when `ranges` is given (a resize). */
+  updatePool(p: Pool, ranges?: readonly { first: bigint; last: bigint }[]): Promise<void>
+  deletePool(id: string): Promise<void>
+  /** Sets a pool's versions (after the coordinator changed its units or space). */
+  setPoolVersion(poolId: string, v: PoolVersion): Promise<void>
+
+  insertDevice(d: Device): Promise<void>
+  updateDevice(d: Device): Promise<void>
+  deleteDevice(id: string): Promise<void>
+
+  insertAllocations(rows: readonly AllocationRow[]): Promise<void>
+  /** Changes the state-related fields of a unit. */
+  updateAllocation(row: AllocationRow): Promise<void>
+  /** Deletes every unit of a pool (when the pool goes) or of a reservation. */
+  deleteAllocations(by: { poolId: string } | { reservationId: string }): Promise<void>
+
+  insertReservation(r: Reservation): Promise<void>
+  deleteReservation(id: string): Promise<void>
+
+  /** Appends events (already hashed, seq contiguous after the head) and moves the head. */
+  appendEvents(events: readonly CasmEvent[]): Promise<void>
+
+  insertIdempotency(row: IdempotencyRow): Promise<void>
+  /** Forgets idempotent answers older than `before`. */
+  pruneIdempotency(before: number): Promise<number>
+}
+
+/** The persistence seam. */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres'
+  /** Where the data lives, for messages (a path, or a URL without password). */
+  readonly location: string
+  /**
+   * Applies pending migrations at start.
+   *
+   * @throws CasmError `CASM_ERR_SCHEMA_TOO_NEW` when the database was written by a newer casm.
+   */
+  migrate(): Promise<{ from: number; to: number }>
+  /** Runs `fn` in one serialised write transaction; commits when it returns, rolls back when it throws. */
+  write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>
+  /** Reads committed data. */
+  readonly reader: StoreReader
+  close(): Promise<void>
+}

@@ -1,0 +1,215 @@
+/**
+ * Versioned schema migrations, one list for both databases: each version has the SQLite and the
+ * PostgreSQL text of the same change. Applied in order at start; a database whose version is
+ * newer than the last here is refused.
+ *
+ * Addresses are 16-byte big-endian byte strings (IPv4 and MAC left-padded with zeros), so byte
+ * order equals numeric order in both databases. On PostgreSQL each unit also carries its prefix
+ * as `cidr` (MAC prefixes mapped into ::/80) under an exclusion constraint: two live units of one
+ * domain and family can never overlap, whatever the application does.
+ *
+ * @module
+ */
+
+/** One schema version. */
+export interface Migration {
+  readonly version: number
+  readonly name: string
+  readonly sqlite: string
+  readonly postgres: string
+}
+
+const V1_COMMON = (t: {
+  bytes: string
+  bool: string
+  time: string
+  json: string
+  seq: string
+}): string => `
+CREATE TABLE tenant (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at ${t.time} NOT NULL
+);
+
+CREATE TABLE token (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT REFERENCES tenant(id),
+  name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin', 'device')),
+  hash TEXT NOT NULL UNIQUE,
+  device_id TEXT,
+  created_at ${t.time} NOT NULL,
+  revoked_at ${t.time}
+);
+
+CREATE TABLE domain (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenant(id),
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  created_at ${t.time} NOT NULL,
+  updated_at ${t.time} NOT NULL,
+  UNIQUE (tenant_id, name)
+);
+
+CREATE TABLE block (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenant(id),
+  domain_id TEXT NOT NULL REFERENCES domain(id),
+  family TEXT NOT NULL CHECK (family IN ('ipv4', 'ipv6', 'mac')),
+  first ${t.bytes} NOT NULL,
+  last ${t.bytes} NOT NULL,
+  space TEXT NOT NULL,
+  reserved ${t.bool} NOT NULL,
+  source ${t.json} NOT NULL,
+  description TEXT NOT NULL,
+  tags ${t.json} NOT NULL,
+  created_at ${t.time} NOT NULL,
+  updated_at ${t.time} NOT NULL
+);
+CREATE INDEX block_domain_first ON block (domain_id, family, first);
+CREATE INDEX block_tenant ON block (tenant_id, created_at);
+
+CREATE TABLE pool (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenant(id),
+  domain_id TEXT NOT NULL REFERENCES domain(id),
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  family TEXT NOT NULL CHECK (family IN ('ipv4', 'ipv6', 'mac')),
+  space ${t.json} NOT NULL,
+  policy ${t.json} NOT NULL,
+  priority INTEGER NOT NULL,
+  selectors ${t.json} NOT NULL,
+  tags ${t.json} NOT NULL,
+  description TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  space_version BIGINT NOT NULL,
+  created_at ${t.time} NOT NULL,
+  updated_at ${t.time} NOT NULL,
+  UNIQUE (tenant_id, name)
+);
+
+CREATE TABLE pool_range (
+  pool_id TEXT NOT NULL REFERENCES pool(id) ON DELETE CASCADE,
+  domain_id TEXT NOT NULL,
+  family TEXT NOT NULL,
+  first ${t.bytes} NOT NULL,
+  last ${t.bytes} NOT NULL,
+  PRIMARY KEY (pool_id, first)
+);
+CREATE INDEX pool_range_domain_first ON pool_range (domain_id, family, first);
+
+CREATE TABLE device (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenant(id),
+  name TEXT NOT NULL,
+  attributes ${t.json} NOT NULL,
+  description TEXT NOT NULL,
+  created_at ${t.time} NOT NULL,
+  updated_at ${t.time} NOT NULL,
+  UNIQUE (tenant_id, name)
+);
+
+CREATE TABLE reservation (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenant(id),
+  pool_id TEXT NOT NULL REFERENCES pool(id),
+  kind TEXT NOT NULL CHECK (kind IN ('reserved', 'excluded')),
+  target ${t.json} NOT NULL,
+  prefixes ${t.json} NOT NULL,
+  description TEXT NOT NULL,
+  created_at ${t.time} NOT NULL
+);
+CREATE INDEX reservation_pool ON reservation (pool_id);
+
+CREATE TABLE allocation (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenant(id),
+  domain_id TEXT NOT NULL REFERENCES domain(id),
+  pool_id TEXT NOT NULL REFERENCES pool(id),
+  type TEXT NOT NULL CHECK (type IN ('grant', 'assignment', 'reservation', 'exclusion')),
+  family TEXT NOT NULL CHECK (family IN ('ipv4', 'ipv6', 'mac')),
+  first ${t.bytes} NOT NULL,
+  last ${t.bytes} NOT NULL,
+  length INTEGER NOT NULL,
+  prefix TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('active', 'draining', 'released', 'quarantined', 'expired', 'free')),
+  live ${t.bool} NOT NULL,
+  device_id TEXT REFERENCES device(id) ON DELETE SET NULL,
+  reservation_id TEXT REFERENCES reservation(id) ON DELETE CASCADE,
+  requestor ${t.json},
+  hostname TEXT NOT NULL,
+  description TEXT NOT NULL,
+  created_at ${t.time} NOT NULL,
+  updated_at ${t.time} NOT NULL,
+  expires_at ${t.time},
+  released_at ${t.time},
+  quarantine_until ${t.time},
+  changed_version BIGINT NOT NULL
+);
+CREATE INDEX allocation_pool_live ON allocation (pool_id, live);
+CREATE INDEX allocation_pool_changed ON allocation (pool_id, changed_version);
+CREATE INDEX allocation_domain_first ON allocation (domain_id, family, first);
+CREATE INDEX allocation_device ON allocation (device_id, created_at);
+CREATE INDEX allocation_tenant_type ON allocation (tenant_id, type, created_at);
+CREATE INDEX allocation_expires ON allocation (expires_at);
+CREATE INDEX allocation_quarantine ON allocation (quarantine_until);
+
+CREATE TABLE event (
+  seq ${t.seq} PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  tenant_id TEXT,
+  at ${t.time} NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  object_type TEXT NOT NULL,
+  object_id TEXT,
+  before_json TEXT,
+  after_json TEXT,
+  reason TEXT,
+  request_id TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX event_tenant ON event (tenant_id, seq);
+CREATE INDEX event_object ON event (object_id, seq);
+
+CREATE TABLE chain_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq BIGINT NOT NULL,
+  hash TEXT NOT NULL
+);
+INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '${'0'.repeat(64)}');
+
+CREATE TABLE idempotency (
+  tenant_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  created_at ${t.time} NOT NULL,
+  PRIMARY KEY (tenant_id, key)
+);
+CREATE INDEX idempotency_created ON idempotency (created_at);
+`
+
+/** Every migration, in order. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sqlite: V1_COMMON({ bytes: 'BLOB', bool: 'INTEGER', time: 'INTEGER', json: 'TEXT', seq: 'INTEGER' }),
+    postgres: `
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+${V1_COMMON({ bytes: 'BYTEA', bool: 'BOOLEAN', time: 'BIGINT', json: 'TEXT', seq: 'BIGINT' })}
+ALTER TABLE allocation ADD COLUMN net CIDR NOT NULL;
+ALTER TABLE allocation ADD CONSTRAINT allocation_no_overlap
+  EXCLUDE USING gist (domain_id WITH =, family WITH =, net inet_ops WITH &&) WHERE (live);
+`,
+  },
+]
+
+/** The schema version this casm writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length

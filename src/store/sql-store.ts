@@ -1,0 +1,842 @@
+/**
+ * The {@link Store} on SQL, shared by SQLite and PostgreSQL: the statements are the same text for
+ * both, the {@link SqlDriver} under it differs. Addresses are 16-byte big-endian byte strings;
+ * JSON fields are text.
+ *
+ * @module
+ */
+
+import { CasmError } from '../errors/casm-error.js'
+import { type Family, Prefix } from '../ip/index.js'
+import type { GrantState } from '../domain/grant-lifecycle.js'
+import type {
+  AllocationType,
+  Block,
+  CasmEvent,
+  Device,
+  Domain,
+  Pool,
+  Reservation,
+  Role,
+  Tenant,
+} from '../domain/model.js'
+import type {
+  AllocationFilter,
+  AllocationRow,
+  ChainHead,
+  EventFilter,
+  IdempotencyRow,
+  Page,
+  PoolRangeRow,
+  PoolVersion,
+  Store,
+  StoreReader,
+  TokenRow,
+  WriteTx,
+} from '../coordinator/store.js'
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
+import { type SqlDriver, type SqlExecutor, type SqlRow, type SqlValue, fromBytes, toBytes } from './sql-driver.js'
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : String(v))
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v))
+const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : num(v))
+const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : str(v))
+const bool = (v: unknown): boolean => v === true || v === 1 || v === '1' || v === 't'
+const json = <T>(v: unknown): T => JSON.parse(str(v)) as T
+const optJson = <T>(v: unknown): T | null => (v === null || v === undefined ? null : json<T>(v))
+
+function tenantOf(r: SqlRow): Tenant {
+  return { id: str(r['id']), name: str(r['name']), createdAt: num(r['created_at']) }
+}
+
+function tokenOf(r: SqlRow): TokenRow {
+  return {
+    id: str(r['id']),
+    tenantId: optStr(r['tenant_id']),
+    name: str(r['name']),
+    role: str(r['role']) as Role,
+    hash: str(r['hash']),
+    deviceId: optStr(r['device_id']),
+    createdAt: num(r['created_at']),
+    revokedAt: optNum(r['revoked_at']),
+  }
+}
+
+function domainOf(r: SqlRow): Domain {
+  return {
+    id: str(r['id']),
+    tenantId: str(r['tenant_id']),
+    name: str(r['name']),
+    description: str(r['description']),
+    createdAt: num(r['created_at']),
+    updatedAt: num(r['updated_at']),
+  }
+}
+
+function blockOf(r: SqlRow): Block {
+  return {
+    id: str(r['id']),
+    tenantId: str(r['tenant_id']),
+    domainId: str(r['domain_id']),
+    family: str(r['family']) as Family,
+    space: str(r['space']),
+    reserved: bool(r['reserved']),
+    source: json(r['source']),
+    description: str(r['description']),
+    tags: json(r['tags']),
+    createdAt: num(r['created_at']),
+    updatedAt: num(r['updated_at']),
+  }
+}
+
+function poolOf(r: SqlRow): Pool {
+  return {
+    id: str(r['id']),
+    tenantId: str(r['tenant_id']),
+    domainId: str(r['domain_id']),
+    name: str(r['name']),
+    kind: str(r['kind']) as Pool['kind'],
+    family: str(r['family']) as Family,
+    space: json(r['space']),
+    policy: json(r['policy']),
+    priority: num(r['priority']),
+    selectors: json(r['selectors']),
+    tags: json(r['tags']),
+    description: str(r['description']),
+    createdAt: num(r['created_at']),
+    updatedAt: num(r['updated_at']),
+  }
+}
+
+function deviceOf(r: SqlRow): Device {
+  return {
+    id: str(r['id']),
+    tenantId: str(r['tenant_id']),
+    name: str(r['name']),
+    attributes: json(r['attributes']),
+    description: str(r['description']),
+    createdAt: num(r['created_at']),
+    updatedAt: num(r['updated_at']),
+  }
+}
+
+function reservationOf(r: SqlRow): Reservation {
+  return {
+    id: str(r['id']),
+    tenantId: str(r['tenant_id']),
+    poolId: str(r['pool_id']),
+    kind: str(r['kind']) as Reservation['kind'],
+    target: json(r['target']),
+    prefixes: json(r['prefixes']),
+    description: str(r['description']),
+    createdAt: num(r['created_at']),
+  }
+}
+
+function allocationOf(r: SqlRow): AllocationRow {
+  return {
+    id: str(r['id']),
+    tenantId: str(r['tenant_id']),
+    domainId: str(r['domain_id']),
+    poolId: str(r['pool_id']),
+    type: str(r['type']) as AllocationType,
+    family: str(r['family']) as Family,
+    prefix: str(r['prefix']),
+    first: fromBytes(r['first']),
+    last: fromBytes(r['last']),
+    length: num(r['length']),
+    state: str(r['state']) as GrantState,
+    deviceId: optStr(r['device_id']),
+    reservationId: optStr(r['reservation_id']),
+    requestor: optJson(r['requestor']),
+    hostname: str(r['hostname']),
+    description: str(r['description']),
+    createdAt: num(r['created_at']),
+    updatedAt: num(r['updated_at']),
+    expiresAt: optNum(r['expires_at']),
+    releasedAt: optNum(r['released_at']),
+    quarantineUntil: optNum(r['quarantine_until']),
+    changedVersion: num(r['changed_version']),
+  }
+}
+
+function eventOf(r: SqlRow): CasmEvent {
+  return {
+    seq: num(r['seq']),
+    id: str(r['id']),
+    tenantId: optStr(r['tenant_id']),
+    at: num(r['at']),
+    actor: str(r['actor']),
+    action: str(r['action']),
+    objectType: str(r['object_type']),
+    objectId: optStr(r['object_id']),
+    before: optJson(r['before_json']),
+    after: optJson(r['after_json']),
+    reason: optStr(r['reason']),
+    requestId: optStr(r['request_id']),
+    prevHash: str(r['prev_hash']),
+    hash: str(r['hash']),
+  }
+}
+
+/** The stored JSON text of an event's `before`/`after` (what its hash covers). */
+export function eventJson(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value)
+}
+
+const ALLOCATION_COLUMNS =
+  'id, tenant_id, domain_id, pool_id, type, family, first, last, length, prefix, state, live, device_id, reservation_id, requestor, hostname, description, created_at, updated_at, expires_at, released_at, quarantine_until, changed_version'
+
+const EVENT_COLUMNS =
+  'seq, id, tenant_id, at, actor, action, object_type, object_id, before_json, after_json, reason, request_id, prev_hash, hash'
+
+/** An id or a name: ids of casm carry a type prefix and a time-ordered body. */
+const looksLikeId = (s: string): boolean => /^[a-z]{2,5}_[0-9a-z]{16,}$/.test(s)
+
+/** Reads shared by the committed-data reader and the write transaction. */
+class SqlReader implements StoreReader {
+  protected readonly q: SqlExecutor
+  protected readonly dialect: 'sqlite' | 'postgres'
+
+  constructor(q: SqlExecutor, dialect: 'sqlite' | 'postgres') {
+    this.q = q
+    this.dialect = dialect
+  }
+
+  async getTenant(idOrName: string): Promise<Tenant | undefined> {
+    const r = await this.q.get(`SELECT * FROM tenant WHERE ${looksLikeId(idOrName) ? 'id' : 'name'} = ?`, [idOrName])
+    return r === undefined ? undefined : tenantOf(r)
+  }
+
+  async listTenants(): Promise<Tenant[]> {
+    return (await this.q.all('SELECT * FROM tenant ORDER BY name')).map(tenantOf)
+  }
+
+  async getTokenByHash(hash: string): Promise<TokenRow | undefined> {
+    const r = await this.q.get('SELECT * FROM token WHERE hash = ?', [hash])
+    return r === undefined ? undefined : tokenOf(r)
+  }
+
+  async getToken(id: string): Promise<TokenRow | undefined> {
+    const r = await this.q.get('SELECT * FROM token WHERE id = ?', [id])
+    return r === undefined ? undefined : tokenOf(r)
+  }
+
+  async listTokens(tenantId: string | null | undefined): Promise<TokenRow[]> {
+    const rows =
+      tenantId === undefined
+        ? await this.q.all('SELECT * FROM token ORDER BY id')
+        : tenantId === null
+          ? await this.q.all('SELECT * FROM token WHERE tenant_id IS NULL ORDER BY id')
+          : await this.q.all('SELECT * FROM token WHERE tenant_id = ? ORDER BY id', [tenantId])
+    return rows.map(tokenOf)
+  }
+
+  async countTokens(): Promise<number> {
+    const r = await this.q.get('SELECT COUNT(*) AS n FROM token')
+    return num(r?.['n'] ?? 0)
+  }
+
+  async getDomain(tenantId: string, idOrName: string): Promise<Domain | undefined> {
+    const col = looksLikeId(idOrName) ? 'id' : 'name'
+    const r = await this.q.get(`SELECT * FROM domain WHERE tenant_id = ? AND ${col} = ?`, [tenantId, idOrName])
+    return r === undefined ? undefined : domainOf(r)
+  }
+
+  async listDomains(tenantId: string): Promise<Domain[]> {
+    return (await this.q.all('SELECT * FROM domain WHERE tenant_id = ? ORDER BY name', [tenantId])).map(domainOf)
+  }
+
+  async getBlock(tenantId: string, id: string): Promise<Block | undefined> {
+    const r = await this.q.get('SELECT * FROM block WHERE tenant_id = ? AND id = ?', [tenantId, id])
+    return r === undefined ? undefined : blockOf(r)
+  }
+
+  async listBlocks(tenantId: string, domainId?: string): Promise<Block[]> {
+    const rows =
+      domainId === undefined
+        ? await this.q.all('SELECT * FROM block WHERE tenant_id = ? ORDER BY domain_id, family, first', [tenantId])
+        : await this.q.all('SELECT * FROM block WHERE tenant_id = ? AND domain_id = ? ORDER BY family, first', [
+            tenantId,
+            domainId,
+          ])
+    return rows.map(blockOf)
+  }
+
+  async blocksOverlapping(domainId: string, family: Family, first: bigint, last: bigint): Promise<Block[]> {
+    const rows = await this.q.all(
+      'SELECT * FROM block WHERE domain_id = ? AND family = ? AND first <= ? AND last >= ? ORDER BY first',
+      [domainId, family, toBytes(last), toBytes(first)],
+    )
+    return rows.map(blockOf)
+  }
+
+  async getPool(tenantId: string, idOrName: string): Promise<Pool | undefined> {
+    const col = looksLikeId(idOrName) ? 'id' : 'name'
+    const r = await this.q.get(`SELECT * FROM pool WHERE tenant_id = ? AND ${col} = ?`, [tenantId, idOrName])
+    return r === undefined ? undefined : poolOf(r)
+  }
+
+  async listPools(tenantId: string, domainId?: string): Promise<Pool[]> {
+    const rows =
+      domainId === undefined
+        ? await this.q.all('SELECT * FROM pool WHERE tenant_id = ? ORDER BY name', [tenantId])
+        : await this.q.all('SELECT * FROM pool WHERE tenant_id = ? AND domain_id = ? ORDER BY name', [tenantId, domainId])
+    return rows.map(poolOf)
+  }
+
+  async listAllPools(): Promise<Pool[]> {
+    return (await this.q.all('SELECT * FROM pool ORDER BY tenant_id, name')).map(poolOf)
+  }
+
+  async poolRangesOverlapping(domainId: string, family: Family, first: bigint, last: bigint): Promise<PoolRangeRow[]> {
+    const rows = await this.q.all(
+      'SELECT pool_id, first, last FROM pool_range WHERE domain_id = ? AND family = ? AND first <= ? AND last >= ? ORDER BY first',
+      [domainId, family, toBytes(last), toBytes(first)],
+    )
+    return rows.map((r) => ({ poolId: str(r['pool_id']), first: fromBytes(r['first']), last: fromBytes(r['last']) }))
+  }
+
+  async poolVersion(poolId: string): Promise<PoolVersion | undefined> {
+    const r = await this.q.get('SELECT version, space_version FROM pool WHERE id = ?', [poolId])
+    return r === undefined ? undefined : { version: num(r['version']), spaceVersion: num(r['space_version']) }
+  }
+
+  async getDevice(tenantId: string, idOrName: string): Promise<Device | undefined> {
+    const col = looksLikeId(idOrName) ? 'id' : 'name'
+    const r = await this.q.get(`SELECT * FROM device WHERE tenant_id = ? AND ${col} = ?`, [tenantId, idOrName])
+    return r === undefined ? undefined : deviceOf(r)
+  }
+
+  async listDevices(tenantId: string): Promise<Device[]> {
+    return (await this.q.all('SELECT * FROM device WHERE tenant_id = ? ORDER BY name', [tenantId])).map(deviceOf)
+  }
+
+  async getAllocation(tenantId: string, id: string): Promise<AllocationRow | undefined> {
+    const r = await this.q.get(`SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE tenant_id = ? AND id = ?`, [tenantId, id])
+    return r === undefined ? undefined : allocationOf(r)
+  }
+
+  #allocationWhere(tenantId: string, f: AllocationFilter): { where: string; params: SqlValue[] } {
+    const clauses = ['tenant_id = ?']
+    const params: SqlValue[] = [tenantId]
+    if (f.type !== undefined) {
+      clauses.push('type = ?')
+      params.push(f.type)
+    }
+    if (f.poolId !== undefined) {
+      clauses.push('pool_id = ?')
+      params.push(f.poolId)
+    }
+    if (f.deviceId !== undefined) {
+      clauses.push('device_id = ?')
+      params.push(f.deviceId)
+    }
+    if (f.state !== undefined) {
+      clauses.push('state = ?')
+      params.push(f.state)
+    }
+    if (f.live !== undefined) {
+      clauses.push('live = ?')
+      params.push(f.live)
+    }
+    return { where: clauses.join(' AND '), params }
+  }
+
+  async listAllocations(tenantId: string, filter: AllocationFilter, page: Page): Promise<AllocationRow[]> {
+    const { where, params } = this.#allocationWhere(tenantId, filter)
+    const after = page.after === undefined ? '' : ' AND id > ?'
+    if (page.after !== undefined) params.push(page.after)
+    params.push(page.limit)
+    const rows = await this.q.all(`SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE ${where}${after} ORDER BY id LIMIT ?`, params)
+    return rows.map(allocationOf)
+  }
+
+  async countAllocations(tenantId: string, filter: AllocationFilter): Promise<number> {
+    const { where, params } = this.#allocationWhere(tenantId, filter)
+    const r = await this.q.get(`SELECT COUNT(*) AS n FROM allocation WHERE ${where}`, params)
+    return num(r?.['n'] ?? 0)
+  }
+
+  async liveUnits(poolId: string): Promise<AllocationRow[]> {
+    const rows = await this.q.all(`SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE pool_id = ? AND live = ?`, [poolId, true])
+    return rows.map(allocationOf)
+  }
+
+  async unitsChangedSince(poolId: string, since: number): Promise<AllocationRow[]> {
+    const rows = await this.q.all(
+      `SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE pool_id = ? AND changed_version > ? ORDER BY changed_version, id`,
+      [poolId, since],
+    )
+    return rows.map(allocationOf)
+  }
+
+  async liveUnitsOverlapping(domainId: string, family: Family, first: bigint, last: bigint, limit: number): Promise<AllocationRow[]> {
+    // The unit containing `first` starts at or before it: take the last such, then those inside.
+    const before = await this.q.get(
+      `SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE domain_id = ? AND family = ? AND live = ? AND first <= ? ORDER BY first DESC LIMIT 1`,
+      [domainId, family, true, toBytes(first)],
+    )
+    const out: AllocationRow[] = []
+    if (before !== undefined) {
+      const row = allocationOf(before)
+      if (row.last >= first) out.push(row)
+    }
+    const rows = await this.q.all(
+      `SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE domain_id = ? AND family = ? AND live = ? AND first > ? AND first <= ? ORDER BY first LIMIT ?`,
+      [domainId, family, true, toBytes(first), toBytes(last), limit],
+    )
+    out.push(...rows.map(allocationOf))
+    return out.slice(0, limit)
+  }
+
+  async liveUsageIn(domainId: string, family: Family, first: bigint, last: bigint): Promise<{ type: AllocationType; length: number; count: number }[]> {
+    const rows = await this.q.all(
+      'SELECT type, length, COUNT(*) AS n FROM allocation WHERE domain_id = ? AND family = ? AND live = ? AND first >= ? AND last <= ? GROUP BY type, length',
+      [domainId, family, true, toBytes(first), toBytes(last)],
+    )
+    return rows.map((r) => ({ type: str(r['type']) as AllocationType, length: num(r['length']), count: num(r['n']) }))
+  }
+
+  async dueUnits(now: number, limit: number): Promise<AllocationRow[]> {
+    const rows = await this.q.all(
+      `SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE live = ? AND (
+         (state IN ('active', 'draining') AND expires_at IS NOT NULL AND expires_at <= ?)
+         OR (state = 'quarantined' AND quarantine_until <= ?)
+         OR state IN ('released', 'expired'))
+       ORDER BY id LIMIT ?`,
+      [true, now, now, limit],
+    )
+    return rows.map(allocationOf)
+  }
+
+  async getReservation(tenantId: string, id: string): Promise<Reservation | undefined> {
+    const r = await this.q.get('SELECT * FROM reservation WHERE tenant_id = ? AND id = ?', [tenantId, id])
+    return r === undefined ? undefined : reservationOf(r)
+  }
+
+  async listReservations(tenantId: string, poolId?: string): Promise<Reservation[]> {
+    const rows =
+      poolId === undefined
+        ? await this.q.all('SELECT * FROM reservation WHERE tenant_id = ? ORDER BY id', [tenantId])
+        : await this.q.all('SELECT * FROM reservation WHERE tenant_id = ? AND pool_id = ? ORDER BY id', [tenantId, poolId])
+    return rows.map(reservationOf)
+  }
+
+  async listEvents(filter: EventFilter, page: Page): Promise<CasmEvent[]> {
+    const clauses: string[] = []
+    const params: SqlValue[] = []
+    if (filter.tenantId !== undefined) {
+      clauses.push(filter.tenantId === null ? 'tenant_id IS NULL' : 'tenant_id = ?')
+      if (filter.tenantId !== null) params.push(filter.tenantId)
+    }
+    const eq: [keyof EventFilter, string][] = [
+      ['objectId', 'object_id'],
+      ['objectType', 'object_type'],
+      ['action', 'action'],
+      ['actor', 'actor'],
+    ]
+    for (const [key, col] of eq) {
+      const v = filter[key]
+      if (v !== undefined) {
+        clauses.push(`${col} = ?`)
+        params.push(v as string)
+      }
+    }
+    if (filter.since !== undefined) {
+      clauses.push('at >= ?')
+      params.push(filter.since)
+    }
+    if (filter.until !== undefined) {
+      clauses.push('at < ?')
+      params.push(filter.until)
+    }
+    if (page.after !== undefined) {
+      clauses.push('seq > ?')
+      params.push(Number(page.after))
+    }
+    params.push(page.limit)
+    const where = clauses.length === 0 ? '' : `WHERE ${clauses.join(' AND ')}`
+    const rows = await this.q.all(`SELECT ${EVENT_COLUMNS} FROM event ${where} ORDER BY seq LIMIT ?`, params)
+    return rows.map(eventOf)
+  }
+
+  async scanEvents(after: number, limit: number): Promise<CasmEvent[]> {
+    const rows = await this.q.all(`SELECT ${EVENT_COLUMNS} FROM event WHERE seq > ? ORDER BY seq LIMIT ?`, [after, limit])
+    return rows.map(eventOf)
+  }
+
+  async chainHead(): Promise<ChainHead> {
+    const r = await this.q.get('SELECT seq, hash FROM chain_head WHERE id = 1')
+    return { seq: num(r?.['seq'] ?? 0), hash: str(r?.['hash'] ?? '0'.repeat(64)) }
+  }
+
+  async getIdempotency(tenantId: string, key: string): Promise<IdempotencyRow | undefined> {
+    const r = await this.q.get('SELECT * FROM idempotency WHERE tenant_id = ? AND key = ?', [tenantId, key])
+    if (r === undefined) return undefined
+    return {
+      tenantId: str(r['tenant_id']),
+      key: str(r['key']),
+      requestHash: str(r['request_hash']),
+      status: num(r['status']),
+      body: str(r['body']),
+      createdAt: num(r['created_at']),
+    }
+  }
+}
+
+/** PostgreSQL `cidr` text of a unit; MAC prefixes map into ::/80 (the family column keeps them apart). */
+function netOf(family: Family, first: bigint, length: number): string {
+  return family === 'mac' ? Prefix.of('ipv6', first, length + 80).toString() : Prefix.of(family, first, length).toString()
+}
+
+class SqlWriteTx extends SqlReader implements WriteTx {
+  #depth = 0
+
+  async savepoint<T>(fn: () => Promise<T>): Promise<T> {
+    const name = `sp${++this.#depth}`
+    await this.q.run(`SAVEPOINT ${name}`)
+    try {
+      const result = await fn()
+      await this.q.run(`RELEASE SAVEPOINT ${name}`)
+      return result
+    } catch (error) {
+      await this.q.run(`ROLLBACK TO SAVEPOINT ${name}`)
+      await this.q.run(`RELEASE SAVEPOINT ${name}`)
+      throw error
+    } finally {
+      this.#depth--
+    }
+  }
+
+  async insertTenant(t: Tenant): Promise<void> {
+    await this.q.run('INSERT INTO tenant (id, name, created_at) VALUES (?, ?, ?)', [t.id, t.name, t.createdAt])
+  }
+
+  async deleteTenant(id: string): Promise<void> {
+    await this.q.run('DELETE FROM token WHERE tenant_id = ?', [id])
+    await this.q.run('DELETE FROM idempotency WHERE tenant_id = ?', [id])
+    await this.q.run('DELETE FROM tenant WHERE id = ?', [id])
+  }
+
+  async insertToken(t: TokenRow): Promise<void> {
+    await this.q.run(
+      'INSERT INTO token (id, tenant_id, name, role, hash, device_id, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [t.id, t.tenantId, t.name, t.role, t.hash, t.deviceId, t.createdAt, t.revokedAt],
+    )
+  }
+
+  async revokeToken(id: string, at: number): Promise<void> {
+    await this.q.run('UPDATE token SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [at, id])
+  }
+
+  async insertDomain(d: Domain): Promise<void> {
+    await this.q.run(
+      'INSERT INTO domain (id, tenant_id, name, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [d.id, d.tenantId, d.name, d.description, d.createdAt, d.updatedAt],
+    )
+  }
+
+  async updateDomain(d: Domain): Promise<void> {
+    await this.q.run('UPDATE domain SET name = ?, description = ?, updated_at = ? WHERE id = ?', [
+      d.name,
+      d.description,
+      d.updatedAt,
+      d.id,
+    ])
+  }
+
+  async deleteDomain(id: string): Promise<void> {
+    await this.q.run('DELETE FROM domain WHERE id = ?', [id])
+  }
+
+  async insertBlock(b: Block, first: bigint, last: bigint): Promise<void> {
+    await this.q.run(
+      `INSERT INTO block (id, tenant_id, domain_id, family, first, last, space, reserved, source, description, tags, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        b.id,
+        b.tenantId,
+        b.domainId,
+        b.family,
+        toBytes(first),
+        toBytes(last),
+        b.space,
+        b.reserved,
+        JSON.stringify(b.source),
+        b.description,
+        JSON.stringify(b.tags),
+        b.createdAt,
+        b.updatedAt,
+      ],
+    )
+  }
+
+  async updateBlock(b: Block, first: bigint, last: bigint): Promise<void> {
+    await this.q.run(
+      `UPDATE block SET first = ?, last = ?, space = ?, reserved = ?, source = ?, description = ?, tags = ?, updated_at = ? WHERE id = ?`,
+      [toBytes(first), toBytes(last), b.space, b.reserved, JSON.stringify(b.source), b.description, JSON.stringify(b.tags), b.updatedAt, b.id],
+    )
+  }
+
+  async deleteBlock(id: string): Promise<void> {
+    await this.q.run('DELETE FROM block WHERE id = ?', [id])
+  }
+
+  async #insertRanges(p: Pool, ranges: readonly { first: bigint; last: bigint }[]): Promise<void> {
+    for (const r of ranges) {
+      await this.q.run('INSERT INTO pool_range (pool_id, domain_id, family, first, last) VALUES (?, ?, ?, ?, ?)', [
+        p.id,
+        p.domainId,
+        p.family,
+        toBytes(r.first),
+        toBytes(r.last),
+      ])
+    }
+  }
+
+  async insertPool(p: Pool, ranges: readonly { first: bigint; last: bigint }[]): Promise<void> {
+    await this.q.run(
+      `INSERT INTO pool (id, tenant_id, domain_id, name, kind, family, space, policy, priority, selectors, tags, description, version, space_version, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)`,
+      [
+        p.id,
+        p.tenantId,
+        p.domainId,
+        p.name,
+        p.kind,
+        p.family,
+        JSON.stringify(p.space),
+        JSON.stringify(p.policy),
+        p.priority,
+        JSON.stringify(p.selectors),
+        JSON.stringify(p.tags),
+        p.description,
+        p.createdAt,
+        p.updatedAt,
+      ],
+    )
+    await this.#insertRanges(p, ranges)
+  }
+
+  async updatePool(p: Pool, ranges?: readonly { first: bigint; last: bigint }[]): Promise<void> {
+    await this.q.run(
+      `UPDATE pool SET name = ?, kind = ?, space = ?, policy = ?, priority = ?, selectors = ?, tags = ?, description = ?, updated_at = ? WHERE id = ?`,
+      [
+        p.name,
+        p.kind,
+        JSON.stringify(p.space),
+        JSON.stringify(p.policy),
+        p.priority,
+        JSON.stringify(p.selectors),
+        JSON.stringify(p.tags),
+        p.description,
+        p.updatedAt,
+        p.id,
+      ],
+    )
+    if (ranges !== undefined) {
+      await this.q.run('DELETE FROM pool_range WHERE pool_id = ?', [p.id])
+      await this.#insertRanges(p, ranges)
+    }
+  }
+
+  async deletePool(id: string): Promise<void> {
+    await this.q.run('DELETE FROM pool_range WHERE pool_id = ?', [id])
+    await this.q.run('DELETE FROM pool WHERE id = ?', [id])
+  }
+
+  async setPoolVersion(poolId: string, v: PoolVersion): Promise<void> {
+    await this.q.run('UPDATE pool SET version = ?, space_version = ? WHERE id = ?', [v.version, v.spaceVersion, poolId])
+  }
+
+  async insertDevice(d: Device): Promise<void> {
+    await this.q.run(
+      'INSERT INTO device (id, tenant_id, name, attributes, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [d.id, d.tenantId, d.name, JSON.stringify(d.attributes), d.description, d.createdAt, d.updatedAt],
+    )
+  }
+
+  async updateDevice(d: Device): Promise<void> {
+    await this.q.run('UPDATE device SET name = ?, attributes = ?, description = ?, updated_at = ? WHERE id = ?', [
+      d.name,
+      JSON.stringify(d.attributes),
+      d.description,
+      d.updatedAt,
+      d.id,
+    ])
+  }
+
+  async deleteDevice(id: string): Promise<void> {
+    await this.q.run('DELETE FROM token WHERE device_id = ?', [id])
+    await this.q.run('DELETE FROM device WHERE id = ?', [id])
+  }
+
+  #allocationValues(a: AllocationRow): SqlValue[] {
+    const values: SqlValue[] = [
+      a.id,
+      a.tenantId,
+      a.domainId,
+      a.poolId,
+      a.type,
+      a.family,
+      toBytes(a.first),
+      toBytes(a.last),
+      a.length,
+      a.prefix,
+      a.state,
+      a.state !== 'free',
+      a.deviceId,
+      a.reservationId,
+      a.requestor === null ? null : JSON.stringify(a.requestor),
+      a.hostname,
+      a.description,
+      a.createdAt,
+      a.updatedAt,
+      a.expiresAt,
+      a.releasedAt,
+      a.quarantineUntil,
+      a.changedVersion,
+    ]
+    if (this.dialect === 'postgres') values.push(netOf(a.family, a.first, a.length))
+    return values
+  }
+
+  async insertAllocations(rows: readonly AllocationRow[]): Promise<void> {
+    const columns = this.dialect === 'postgres' ? `${ALLOCATION_COLUMNS}, net` : ALLOCATION_COLUMNS
+    const width = this.dialect === 'postgres' ? 24 : 23
+    const one = `(${Array.from({ length: width }, () => '?').join(', ')})`
+    // PostgreSQL: many rows per statement saves round trips; SQLite: one prepared row is fastest.
+    const chunk = this.dialect === 'postgres' ? 400 : 1
+    for (let i = 0; i < rows.length; i += chunk) {
+      const part = rows.slice(i, i + chunk)
+      await this.q.run(
+        `INSERT INTO allocation (${columns}) VALUES ${part.map(() => one).join(', ')}`,
+        part.flatMap((r) => this.#allocationValues(r)),
+      )
+    }
+  }
+
+  async updateAllocation(a: AllocationRow): Promise<void> {
+    await this.q.run(
+      `UPDATE allocation SET state = ?, live = ?, device_id = ?, hostname = ?, description = ?, updated_at = ?, expires_at = ?, released_at = ?, quarantine_until = ?, changed_version = ? WHERE id = ?`,
+      [
+        a.state,
+        a.state !== 'free',
+        a.deviceId,
+        a.hostname,
+        a.description,
+        a.updatedAt,
+        a.expiresAt,
+        a.releasedAt,
+        a.quarantineUntil,
+        a.changedVersion,
+        a.id,
+      ],
+    )
+  }
+
+  async deleteAllocations(by: { poolId: string } | { reservationId: string }): Promise<void> {
+    if ('poolId' in by) await this.q.run('DELETE FROM allocation WHERE pool_id = ?', [by.poolId])
+    else await this.q.run('DELETE FROM allocation WHERE reservation_id = ?', [by.reservationId])
+  }
+
+  async insertReservation(r: Reservation): Promise<void> {
+    await this.q.run(
+      'INSERT INTO reservation (id, tenant_id, pool_id, kind, target, prefixes, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [r.id, r.tenantId, r.poolId, r.kind, JSON.stringify(r.target), JSON.stringify(r.prefixes), r.description, r.createdAt],
+    )
+  }
+
+  async deleteReservation(id: string): Promise<void> {
+    await this.q.run('DELETE FROM allocation WHERE reservation_id = ?', [id])
+    await this.q.run('DELETE FROM reservation WHERE id = ?', [id])
+  }
+
+  async appendEvents(events: readonly CasmEvent[]): Promise<void> {
+    if (events.length === 0) return
+    const one = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+    const chunk = this.dialect === 'postgres' ? 400 : 1
+    for (let i = 0; i < events.length; i += chunk) {
+      const part = events.slice(i, i + chunk)
+      await this.q.run(
+        `INSERT INTO event (${EVENT_COLUMNS}) VALUES ${part.map(() => one).join(', ')}`,
+        part.flatMap((e) => [
+          e.seq,
+          e.id,
+          e.tenantId,
+          e.at,
+          e.actor,
+          e.action,
+          e.objectType,
+          e.objectId,
+          eventJson(e.before),
+          eventJson(e.after),
+          e.reason,
+          e.requestId,
+          e.prevHash,
+          e.hash,
+        ]),
+      )
+    }
+    const last = events[events.length - 1] as CasmEvent
+    await this.q.run('UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1', [last.seq, last.hash])
+  }
+
+  async insertIdempotency(row: IdempotencyRow): Promise<void> {
+    await this.q.run(
+      'INSERT INTO idempotency (tenant_id, key, request_hash, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [row.tenantId, row.key, row.requestHash, row.status, row.body, row.createdAt],
+    )
+  }
+
+  async pruneIdempotency(before: number): Promise<number> {
+    return this.q.run('DELETE FROM idempotency WHERE created_at < ?', [before])
+  }
+}
+
+/** The store on a {@link SqlDriver}. */
+export class SqlStore implements Store {
+  readonly kind: 'sqlite' | 'postgres'
+  readonly location: string
+  readonly reader: StoreReader
+  readonly #driver: SqlDriver
+
+  constructor(driver: SqlDriver, location: string) {
+    this.#driver = driver
+    this.kind = driver.dialect
+    this.location = location
+    this.reader = new SqlReader(driver, driver.dialect)
+  }
+
+  async migrate(): Promise<{ from: number; to: number }> {
+    await this.#driver.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+    )
+    return this.#driver.writeTransaction(async (tx) => {
+      const r = await tx.get('SELECT MAX(version) AS v FROM schema_migrations')
+      const from = num(r?.['v'] ?? 0)
+      if (from > SCHEMA_VERSION) {
+        throw new CasmError(
+          'CASM_ERR_SCHEMA_TOO_NEW',
+          `the database at ${this.location} has schema version ${from}, newer than this casm's ${SCHEMA_VERSION}; refusing to run`,
+          { found: from, supported: SCHEMA_VERSION },
+        )
+      }
+      for (const m of MIGRATIONS) {
+        if (m.version <= from) continue
+        await tx.exec(this.kind === 'sqlite' ? m.sqlite : m.postgres)
+        await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, Date.now()])
+      }
+      return { from, to: Math.max(from, SCHEMA_VERSION) }
+    })
+  }
+
+  write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+    return this.#driver.writeTransaction((q) => fn(new SqlWriteTx(q, this.kind)))
+  }
+
+  close(): Promise<void> {
+    return this.#driver.close()
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The SQLite driver: better-sqlite3 12 on a file in WAL mode. Two connections: one writer (every
+ * write transaction is `BEGIN IMMEDIATE`, so another process writing the same file waits on the
+ * busy timeout instead of interleaving) and one reader, which sees committed data only.
+ *
+ * @module
+ */
+
+import Database from 'better-sqlite3'
+import { AsyncMutex } from '../async-mutex.js'
+import type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from '../sql-driver.js'
+
+type Db = Database.Database
+
+/** Options of {@link SqliteDriver}. */
+export interface SqliteDriverOptions {
+  /** Database file path. */
+  readonly file: string
+  /** `FULL` (default) survives power loss; `NORMAL` survives process crashes only. */
+  readonly synchronous?: 'FULL' | 'NORMAL'
+}
+
+function bind(params: readonly SqlValue[]): unknown[] {
+  return params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p))
+}
+
+class Connection implements SqlExecutor {
+  readonly db: Db
+  readonly #statements = new Map<string, Database.Statement>()
+
+  constructor(db: Db) {
+    this.db = db
+  }
+
+  #prepare(sql: string): Database.Statement {
+    let st = this.#statements.get(sql)
+    if (st === undefined) {
+      st = this.db.prepare(sql)
+      this.#statements.set(sql, st)
+    }
+    return st
+  }
+
+  all(sql: string, params: readonly SqlValue[] = []): Promise<SqlRow[]> {
+    return Promise.resolve(this.#prepare(sql).all(...bind(params)) as SqlRow[])
+  }
+
+  get(sql: string, params: readonly SqlValue[] = []): Promise<SqlRow | undefined> {
+    return Promise.resolve(this.#prepare(sql).get(...bind(params)) as SqlRow | undefined)
+  }
+
+  run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    return Promise.resolve(this.#prepare(sql).run(...bind(params)).changes)
+  }
+
+  exec(sql: string): Promise<void> {
+    this.db.exec(sql)
+    return Promise.resolve()
+  }
+}
+
+function open(file: string, synchronous: string, readonly: boolean): Db {
+  const db = new Database(file, { readonly: false, fileMustExist: readonly })
+  db.pragma('journal_mode = WAL')
+  db.pragma(`synchronous = ${synchronous}`)
+  db.pragma('foreign_keys = ON')
+  db.pragma('busy_timeout = 10000')
+  return db
+}
+
+/** SQLite through better-sqlite3. */
+export class SqliteDriver implements SqlDriver {
+  readonly dialect = 'sqlite' as const
+  readonly #writer: Connection
+  #reader: Connection | undefined
+  readonly #file: string
+  readonly #synchronous: string
+  readonly #mutex = new AsyncMutex()
+
+  constructor(options: SqliteDriverOptions) {
+    this.#file = options.file
+    this.#synchronous = options.synchronous ?? 'FULL'
+    this.#writer = new Connection(open(this.#file, this.#synchronous, false))
+  }
+
+  /** The reader opens lazily: after migrations created the file's tables. */
+  #read(): Connection {
+    this.#reader ??= new Connection(open(this.#file, this.#synchronous, true))
+    return this.#reader
+  }
+
+  all(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]> {
+    return this.#read().all(sql, params)
+  }
+
+  get(sql: string, params?: readonly SqlValue[]): Promise<SqlRow | undefined> {
+    return this.#read().get(sql, params)
+  }
+
+  run(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    return this.#mutex.run(() => this.#writer.run(sql, params))
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.#mutex.run(() => {
+      this.#writer.db.exec(sql)
+      return Promise.resolve()
+    })
+  }
+
+  writeTransaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.#mutex.run(async () => {
+      this.#writer.db.exec('BEGIN IMMEDIATE')
+      try {
+        const result = await fn(this.#writer)
+        this.#writer.db.exec('COMMIT')
+        return result
+      } catch (error) {
+        if (this.#writer.db.inTransaction) this.#writer.db.exec('ROLLBACK')
+        throw error
+      }
+    })
+  }
+
+  close(): Promise<void> {
+    this.#reader?.db.close()
+    this.#writer.db.close()
+    return Promise.resolve()
+  }
+}
