@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { isCasmError } from '../errors/casm-error.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
+import { eventsCommand, tokenCommand } from './admin-commands.js'
 import { ipCommand } from './ip-command.js'
+import { serveCommand } from './serve-command.js'
 import { createOutput } from './output.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -26,6 +28,9 @@ export function buildProgram(): Command {
     .version(pkg.version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+  program.addCommand(serveCommand())
+  program.addCommand(tokenCommand(out))
+  program.addCommand(eventsCommand(out))
   program.addCommand(ipCommand(out))
   applyToAll(program, (c) => c.exitOverride().showHelpAfterError('(run with --help for usage)'))
   return program
@@ -45,7 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT.OK
     }
     await program.parseAsync(argv, { from: 'user' })
-    return EXIT.OK
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander already printed help, the version or the usage error.

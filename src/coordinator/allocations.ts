@@ -12,7 +12,14 @@ import { CasmError, isCasmError } from '../errors/casm-error.js'
 import type { PrefixAllocator } from '../alloc/prefix-allocator.js'
 import { AddressRange, type Family, Prefix, bitLength, familyWidth } from '../ip/index.js'
 import { afterRelease, transition, type GrantState } from '../domain/grant-lifecycle.js'
-import type { Assignment, Device, Grant, Pool, Reservation, ReservationTarget } from '../domain/model.js'
+import type {
+  Assignment,
+  Device,
+  Grant,
+  Pool,
+  Reservation,
+  ReservationTarget,
+} from '../domain/model.js'
 import { unitLength } from '../domain/pool-policy.js'
 import { type RequestorAttributes, rankPools } from '../domain/requestor.js'
 import { type Caller, actorOf, notFound, requireRole } from './caller.js'
@@ -99,7 +106,8 @@ function parsePrefixIn(text: string, family: Family, path: string): Prefix {
   try {
     return Prefix.parse(text, { family })
   } catch (e) {
-    if (isCasmError(e)) throw new CasmError(e.code, `${path}: ${e.message}`, { ...e.details, path }, { cause: e })
+    if (isCasmError(e))
+      throw new CasmError(e.code, `${path}: ${e.message}`, { ...e.details, path }, { cause: e })
     throw e
   }
 }
@@ -112,7 +120,9 @@ function newRow(
   fields: Partial<AllocationRow> & Pick<AllocationRow, 'type'>,
 ): AllocationRow {
   return {
-    id: newId(fields.type === 'grant' ? 'grant' : fields.type === 'assignment' ? 'assignment' : 'unit'),
+    id: newId(
+      fields.type === 'grant' ? 'grant' : fields.type === 'assignment' ? 'assignment' : 'unit',
+    ),
     tenantId: c.tenantId,
     domainId: pool.domainId,
     poolId: pool.id,
@@ -141,7 +151,12 @@ function newRow(
  * Moves a grant or assignment row by `event` (`release` or `expire`) through the lifecycle into
  * quarantine or straight back to the pool; returns the changed row.
  */
-async function endUnit(ctx: WriteContext, pool: Pool, row: AllocationRow, event: 'release' | 'expire'): Promise<AllocationRow> {
+async function endUnit(
+  ctx: WriteContext,
+  pool: Pool,
+  row: AllocationRow,
+  event: 'release' | 'expire',
+): Promise<AllocationRow> {
   const ended = transition(row.state, event)
   const next = afterRelease(pool.policy.quarantine * 1000, ctx.now)
   const state: GrantState = transition(ended, next.state === 'free' ? 'free' : 'quarantine')
@@ -190,9 +205,13 @@ export function createGrant(c: Caller, poolKey: string, input: GrantInput): Writ
       const length = unitLength(pool.policy, input.length)
       const near =
         pool.policy.strategy === 'adjacent'
-          ? (await ctx.tx.listAllocations(c.tenantId, { poolId: pool.id, deviceId: device.id, live: true }, { limit: 64 })).map((r) =>
-              Prefix.of(r.family, r.first, r.length),
-            )
+          ? (
+              await ctx.tx.listAllocations(
+                c.tenantId,
+                { poolId: pool.id, deviceId: device.id, live: true },
+                { limit: 64 },
+              )
+            ).map((r) => Prefix.of(r.family, r.first, r.length))
           : []
       prefix = take(ctx, a, () => a.allocate(length, { strategy: pool.policy.strategy, near }))
     }
@@ -204,7 +223,15 @@ export function createGrant(c: Caller, poolKey: string, input: GrantInput): Writ
     })
     await ctx.tx.insertAllocations([row])
     const grant = grantView(row)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'grant.create', objectType: 'grant', objectId: row.id, after: grant, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'grant.create',
+      objectType: 'grant',
+      objectId: row.id,
+      after: grant,
+      requestId: c.requestId,
+    })
     return grant
   }
 }
@@ -225,7 +252,12 @@ export interface GrantFilter {
 }
 
 /** Lists grants, a page at a time in creation order. */
-export async function listGrants(reader: StoreReader, c: Caller, f: GrantFilter, page: Page): Promise<Grant[]> {
+export async function listGrants(
+  reader: StoreReader,
+  c: Caller,
+  f: GrantFilter,
+  page: Page,
+): Promise<Grant[]> {
   requireRole(c, 'viewer')
   const filter: AllocationFilter = {
     type: 'grant',
@@ -244,7 +276,16 @@ export function releaseGrant(c: Caller, id: string): WriteOp<Grant> {
     if (row?.type !== 'grant') throw notFound('grant', id)
     const pool = await poolOrThrow(ctx.tx, c, row.poolId)
     const after = await endUnit(ctx, pool, row, 'release')
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'grant.release', objectType: 'grant', objectId: id, before: grantView(row), after: grantView(after), requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'grant.release',
+      objectType: 'grant',
+      objectId: id,
+      before: grantView(row),
+      after: grantView(after),
+      requestId: c.requestId,
+    })
     return grantView(after)
   }
 }
@@ -287,9 +328,11 @@ function lengthFor(family: Family, input: AssignmentInput): number {
     return input.length
   }
   if (input.size !== undefined) {
-    if (!Number.isSafeInteger(input.size) || input.size < 1) throw validation('/size', 'size must be a positive whole number', input.size)
+    if (!Number.isSafeInteger(input.size) || input.size < 1)
+      throw validation('/size', 'size must be a positive whole number', input.size)
     const bits = bitLength(BigInt(input.size) - 1n)
-    if (bits > width) throw validation('/size', `${input.size} addresses do not fit in ${family}`, input.size)
+    if (bits > width)
+      throw validation('/size', `${input.size} addresses do not fit in ${family}`, input.size)
     return width - bits
   }
   return width
@@ -305,7 +348,10 @@ export function createAssignment(c: Caller, input: AssignmentInput): WriteOp<Ass
   return async (ctx) => {
     requireRole(c, 'operator')
     const requestor = input.requestor ?? {}
-    const domainId = input.domain === undefined ? undefined : (await ctx.tx.getDomain(c.tenantId, input.domain))?.id
+    const domainId =
+      input.domain === undefined
+        ? undefined
+        : (await ctx.tx.getDomain(c.tenantId, input.domain))?.id
     if (input.domain !== undefined && domainId === undefined) throw notFound('domain', input.domain)
     let candidates: { pool: Pool; matched: number }[]
     if (input.pool !== undefined) {
@@ -324,18 +370,28 @@ export function createAssignment(c: Caller, input: AssignmentInput): WriteOp<Ass
           }
         })
         if (pools.length > 1) {
-          throw validation('/domain', `${text} lies in pools of ${pools.length} domains; name the domain or the pool`)
+          throw validation(
+            '/domain',
+            `${text} lies in pools of ${pools.length} domains; name the domain or the pool`,
+          )
         }
         candidates = pools.map((pool) => ({ pool, matched: 0 }))
         if (candidates.length === 0) {
-          throw new CasmError('CASM_ERR_OUT_OF_POOL', `${text} is not inside any pool${input.domain === undefined ? '' : ` of domain '${input.domain}'`}`)
+          throw new CasmError(
+            'CASM_ERR_OUT_OF_POOL',
+            `${text} is not inside any pool${input.domain === undefined ? '' : ` of domain '${input.domain}'`}`,
+          )
         }
       } else {
         candidates = rankPools(pools, requestor)
         if (candidates.length === 0) {
-          throw new CasmError('CASM_ERR_NOT_FOUND', 'no pool serves a requestor with these attributes; check the pools\' selectors', {
-            requestor,
-          })
+          throw new CasmError(
+            'CASM_ERR_NOT_FOUND',
+            "no pool serves a requestor with these attributes; check the pools' selectors",
+            {
+              requestor,
+            },
+          )
         }
       }
     }
@@ -378,17 +434,28 @@ export function createAssignment(c: Caller, input: AssignmentInput): WriteOp<Ass
         objectType: 'assignment',
         objectId: row.id,
         after: assignment,
-        reason: input.pool === undefined && input.prefix === undefined ? `pool '${pool.name}' chosen by priority ${pool.priority} and ${matched} matching selector(s)` : null,
+        reason:
+          input.pool === undefined && input.prefix === undefined
+            ? `pool '${pool.name}' chosen by priority ${pool.priority} and ${matched} matching selector(s)`
+            : null,
         requestId: c.requestId,
       })
       return { assignment, pool: pool.name, matchedSelectors: matched }
     }
-    throw new CasmError('CASM_ERR_POOL_EXHAUSTED', `no matching pool could serve the request: ${tried.join(', ')}`, { tried })
+    throw new CasmError(
+      'CASM_ERR_POOL_EXHAUSTED',
+      `no matching pool could serve the request: ${tried.join(', ')}`,
+      { tried },
+    )
   }
 }
 
 /** Reads an assignment. */
-export async function getAssignment(reader: StoreReader, c: Caller, id: string): Promise<Assignment> {
+export async function getAssignment(
+  reader: StoreReader,
+  c: Caller,
+  id: string,
+): Promise<Assignment> {
   requireRole(c, 'viewer')
   const r = await reader.getAllocation(c.tenantId, id)
   if (r?.type !== 'assignment') throw notFound('assignment', id)
@@ -396,7 +463,12 @@ export async function getAssignment(reader: StoreReader, c: Caller, id: string):
 }
 
 /** Lists assignments. */
-export async function listAssignments(reader: StoreReader, c: Caller, f: { pool?: string; state?: GrantState }, page: Page): Promise<Assignment[]> {
+export async function listAssignments(
+  reader: StoreReader,
+  c: Caller,
+  f: { pool?: string; state?: GrantState },
+  page: Page,
+): Promise<Assignment[]> {
   requireRole(c, 'viewer')
   const filter: AllocationFilter = {
     type: 'assignment',
@@ -414,7 +486,16 @@ export function releaseAssignment(c: Caller, id: string): WriteOp<Assignment> {
     if (row?.type !== 'assignment') throw notFound('assignment', id)
     const pool = await poolOrThrow(ctx.tx, c, row.poolId)
     const after = await endUnit(ctx, pool, row, 'release')
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'assignment.release', objectType: 'assignment', objectId: id, before: assignmentView(row), after: assignmentView(after), requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'assignment.release',
+      objectType: 'assignment',
+      objectId: id,
+      before: assignmentView(row),
+      after: assignmentView(after),
+      requestId: c.requestId,
+    })
     return assignmentView(after)
   }
 }
@@ -431,7 +512,11 @@ export interface ReservationInput {
 }
 
 /** Keeps space of a pool back (`reserved`) or takes it out of the pool (`excluded`). */
-export function createReservation(c: Caller, poolKey: string, input: ReservationInput): WriteOp<Reservation> {
+export function createReservation(
+  c: Caller,
+  poolKey: string,
+  input: ReservationInput,
+): WriteOp<Reservation> {
   return async (ctx) => {
     requireRole(c, 'operator')
     const pool = await poolOrThrow(ctx.tx, c, poolKey)
@@ -442,14 +527,32 @@ export function createReservation(c: Caller, poolKey: string, input: Reservation
     let target: ReservationTarget
     let prefixes: Prefix[]
     if (input.pattern !== undefined) {
-      if (kind === 'excluded') throw validation('/pattern', 'patterns reserve; exclude a prefix or a range instead')
+      if (kind === 'excluded')
+        throw validation('/pattern', 'patterns reserve; exclude a prefix or a range instead')
       const pat = input.pattern
-      const within = pat.within === undefined ? undefined : parsePrefixIn(pat.within, pool.family, '/pattern/within')
-      prefixes = a.reservePattern({ every: pat.every, offsets: pat.offsets, ...(pat.length === undefined ? {} : { length: pat.length }), ...(within === undefined ? {} : { within }) })
-      target = { pattern: { every: pat.every, offsets: [...pat.offsets], ...(pat.length === undefined ? {} : { length: pat.length }), ...(within === undefined ? {} : { within: within.toString() }) } }
+      const within =
+        pat.within === undefined
+          ? undefined
+          : parsePrefixIn(pat.within, pool.family, '/pattern/within')
+      prefixes = a.reservePattern({
+        every: pat.every,
+        offsets: pat.offsets,
+        ...(pat.length === undefined ? {} : { length: pat.length }),
+        ...(within === undefined ? {} : { within }),
+      })
+      target = {
+        pattern: {
+          every: pat.every,
+          offsets: [...pat.offsets],
+          ...(pat.length === undefined ? {} : { length: pat.length }),
+          ...(within === undefined ? {} : { within: within.toString() }),
+        },
+      }
     } else {
       const t: Prefix | AddressRange =
-        input.prefix !== undefined ? parsePrefixIn(input.prefix, pool.family, '/prefix') : AddressRange.parse(input.range ?? '', pool.family)
+        input.prefix !== undefined
+          ? parsePrefixIn(input.prefix, pool.family, '/prefix')
+          : AddressRange.parse(input.range ?? '', pool.family)
       prefixes = kind === 'reserved' ? a.reserve(t) : a.exclude(t)
       target = input.prefix !== undefined ? { prefix: t.toString() } : { range: t.toString() }
     }
@@ -461,9 +564,13 @@ export function createReservation(c: Caller, poolKey: string, input: Reservation
     }
     ctx.onUndo(undo)
     if (prefixes.length > MAX_RESERVATION_UNITS) {
-      throw new CasmError('CASM_ERR_LIMIT', `the reservation would hold ${prefixes.length} prefixes; at most ${MAX_RESERVATION_UNITS}`, {
-        count: prefixes.length,
-      })
+      throw new CasmError(
+        'CASM_ERR_LIMIT',
+        `the reservation would hold ${prefixes.length} prefixes; at most ${MAX_RESERVATION_UNITS}`,
+        {
+          count: prefixes.length,
+        },
+      )
     }
     ctx.unitsChanged(pool.id)
     const reservation: Reservation = {
@@ -478,15 +585,37 @@ export function createReservation(c: Caller, poolKey: string, input: Reservation
     }
     await ctx.tx.insertReservation(reservation)
     await ctx.tx.insertAllocations(
-      prefixes.map((p) => newRow(ctx, c, pool, p, { type: kind === 'reserved' ? 'reservation' : 'exclusion', reservationId: reservation.id, description: reservation.description })),
+      prefixes.map((p) =>
+        newRow(ctx, c, pool, p, {
+          type: kind === 'reserved' ? 'reservation' : 'exclusion',
+          reservationId: reservation.id,
+          description: reservation.description,
+        }),
+      ),
     )
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'reservation.create', objectType: 'reservation', objectId: reservation.id, after: { ...reservation, prefixes: reservation.prefixes.slice(0, 100), count: prefixes.length }, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'reservation.create',
+      objectType: 'reservation',
+      objectId: reservation.id,
+      after: {
+        ...reservation,
+        prefixes: reservation.prefixes.slice(0, 100),
+        count: prefixes.length,
+      },
+      requestId: c.requestId,
+    })
     return reservation
   }
 }
 
 /** Reads a reservation. */
-export async function getReservation(reader: StoreReader, c: Caller, id: string): Promise<Reservation> {
+export async function getReservation(
+  reader: StoreReader,
+  c: Caller,
+  id: string,
+): Promise<Reservation> {
   requireRole(c, 'viewer')
   const r = await reader.getReservation(c.tenantId, id)
   if (r === undefined) throw notFound('reservation', id)
@@ -494,9 +623,16 @@ export async function getReservation(reader: StoreReader, c: Caller, id: string)
 }
 
 /** Lists reservations, optionally of one pool. */
-export async function listReservations(reader: StoreReader, c: Caller, pool?: string): Promise<Reservation[]> {
+export async function listReservations(
+  reader: StoreReader,
+  c: Caller,
+  pool?: string,
+): Promise<Reservation[]> {
   requireRole(c, 'viewer')
-  return reader.listReservations(c.tenantId, pool === undefined ? undefined : (await poolOrThrow(reader, c, pool)).id)
+  return reader.listReservations(
+    c.tenantId,
+    pool === undefined ? undefined : (await poolOrThrow(reader, c, pool)).id,
+  )
 }
 
 /** Ends a reservation: its space returns to the pool. */
@@ -519,7 +655,15 @@ export function deleteReservation(c: Caller, id: string): WriteOp<void> {
     }
     await ctx.tx.deleteReservation(r.id)
     ctx.spaceChanged(pool.id)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'reservation.delete', objectType: 'reservation', objectId: r.id, before: { ...r, prefixes: r.prefixes.slice(0, 100) }, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'reservation.delete',
+      objectType: 'reservation',
+      objectId: r.id,
+      before: { ...r, prefixes: r.prefixes.slice(0, 100) },
+      requestId: c.requestId,
+    })
   }
 }
 
@@ -541,22 +685,53 @@ export function sweep(limit = 500): WriteOp<{ expired: number; freed: number }> 
         if (pool === undefined) continue
         pools.set(pool.id, pool)
       }
-      const system: Caller = { tokenId: null, role: 'admin', tenantId: row.tenantId, root: true, deviceId: null, requestId: null }
+      const system: Caller = {
+        tokenId: null,
+        role: 'admin',
+        tenantId: row.tenantId,
+        root: true,
+        deviceId: null,
+        requestId: null,
+      }
       const view = row.type === 'grant' ? grantView : assignmentView
       if (row.state === 'active' || row.state === 'draining') {
         const after = await endUnit(ctx, pool, row, 'expire')
         expired++
         if (after.state === 'free') freed++
-        ctx.emit({ tenantId: row.tenantId, actor: actorOf(system), action: `${row.type}.expire`, objectType: row.type, objectId: row.id, before: view(row), after: view(after), reason: 'its lifetime ended without renewal' })
+        ctx.emit({
+          tenantId: row.tenantId,
+          actor: actorOf(system),
+          action: `${row.type}.expire`,
+          objectType: row.type,
+          objectId: row.id,
+          before: view(row),
+          after: view(after),
+          reason: 'its lifetime ended without renewal',
+        })
       } else {
         const state = transition(row.state, 'free')
         const a = await ctx.allocator(pool)
         giveBack(ctx, a, Prefix.of(row.family, row.first, row.length))
         ctx.unitsChanged(pool.id)
-        const after: AllocationRow = { ...row, state, updatedAt: ctx.now, quarantineUntil: null, changedVersion: ctx.versionFor(pool.id) }
+        const after: AllocationRow = {
+          ...row,
+          state,
+          updatedAt: ctx.now,
+          quarantineUntil: null,
+          changedVersion: ctx.versionFor(pool.id),
+        }
         await ctx.tx.updateAllocation(after)
         freed++
-        ctx.emit({ tenantId: row.tenantId, actor: actorOf(system), action: `${row.type}.free`, objectType: row.type, objectId: row.id, before: view(row), after: view(after), reason: 'quarantine over: the space is back in the pool' })
+        ctx.emit({
+          tenantId: row.tenantId,
+          actor: actorOf(system),
+          action: `${row.type}.free`,
+          objectType: row.type,
+          objectId: row.id,
+          before: view(row),
+          after: view(after),
+          reason: 'quarantine over: the space is back in the pool',
+        })
       }
     }
     return { expired, freed }

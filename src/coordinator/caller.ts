@@ -56,9 +56,13 @@ export function requireRole(c: Caller, role: Role): void {
 /** Refuses non-root callers. */
 export function requireRoot(c: Caller): void {
   if (!c.root || c.role !== 'admin') {
-    throw new CasmError('CASM_ERR_FORBIDDEN', 'only a root admin token can manage tenants and root tokens', {
-      needed: 'root admin',
-    })
+    throw new CasmError(
+      'CASM_ERR_FORBIDDEN',
+      'only a root admin token can manage tenants and root tokens',
+      {
+        needed: 'root admin',
+      },
+    )
   }
 }
 

@@ -39,7 +39,9 @@ export interface IdempotentAnswer {
 
 /** A hash of a request (method, path and body) to tell a retry from a different request. */
 export function requestHash(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${path}\n${JSON.stringify(body ?? null)}`).digest('hex')
+  return createHash('sha256')
+    .update(`${method} ${path}\n${JSON.stringify(body ?? null)}`)
+    .digest('hex')
 }
 
 /** The coordinator of one process. */
@@ -65,7 +67,10 @@ export class Coordinator {
    * Migrates the store, creates the first tenant and root token when there is none, and starts
    * the sweep. `bootstrapToken` is set only on the very first start.
    */
-  static async open(store: Store, options: CoordinatorOptions = {}): Promise<{ coordinator: Coordinator; bootstrapToken?: { secret: string; token: Token } }> {
+  static async open(
+    store: Store,
+    options: CoordinatorOptions = {},
+  ): Promise<{ coordinator: Coordinator; bootstrapToken?: { secret: string; token: Token } }> {
     await store.migrate()
     const coordinator = new Coordinator(store, options)
     const first = await coordinator.run(bootstrap())
@@ -89,41 +94,78 @@ export class Coordinator {
    * with the operation's own transaction and given again to every retry with the same key. A
    * retry whose request differs is refused.
    */
-  runIdempotent<T>(c: Caller, key: string, hash: string, op: WriteOp<T>, render: (value: T) => { status: number; body: unknown }, renderError: (e: CasmError) => { status: number; body: unknown }): Promise<IdempotentAnswer> {
+  runIdempotent<T>(
+    c: Caller,
+    key: string,
+    hash: string,
+    op: WriteOp<T>,
+    render: (value: T) => { status: number; body: unknown },
+    renderError: (e: CasmError) => { status: number; body: unknown },
+  ): Promise<IdempotentAnswer> {
     if (key.length === 0 || key.length > 200) {
-      return Promise.reject(new CasmError('CASM_ERR_VALIDATION', 'Idempotency-Key must be 1-200 characters', { errors: [{ path: 'header/idempotency-key', message: '1-200 characters' }] }))
+      return Promise.reject(
+        new CasmError('CASM_ERR_VALIDATION', 'Idempotency-Key must be 1-200 characters', {
+          errors: [{ path: 'header/idempotency-key', message: '1-200 characters' }],
+        }),
+      )
     }
     return this.run(async (ctx) => {
       const found = await ctx.tx.getIdempotency(c.tenantId, key)
       if (found !== undefined) {
         if (found.requestHash !== hash) {
-          throw new CasmError('CASM_ERR_IDEMPOTENCY_MISMATCH', `Idempotency-Key '${key}' was used for a different request`, { key })
+          throw new CasmError(
+            'CASM_ERR_IDEMPOTENCY_MISMATCH',
+            `Idempotency-Key '${key}' was used for a different request`,
+            { key },
+          )
         }
         return { status: found.status, body: found.body, replayed: true }
       }
       const outcome = await ctx.attempt(() => op(ctx))
       const answer = outcome.ok ? render(outcome.value) : renderError(outcome.error)
       const body = JSON.stringify(answer.body)
-      await ctx.tx.insertIdempotency({ tenantId: c.tenantId, key, requestHash: hash, status: answer.status, body, createdAt: ctx.now })
+      await ctx.tx.insertIdempotency({
+        tenantId: c.tenantId,
+        key,
+        requestHash: hash,
+        status: answer.status,
+        body,
+        createdAt: ctx.now,
+      })
       return { status: answer.status, body, replayed: false }
     })
   }
 
   /** Resolves a bearer token and a tenant name into a caller. */
-  authenticate(secret: string | undefined, tenant: string | undefined, requestId: string | null): Promise<Caller> {
+  authenticate(
+    secret: string | undefined,
+    tenant: string | undefined,
+    requestId: string | null,
+  ): Promise<Caller> {
     return authenticate(this.reader, secret, tenant, requestId)
   }
 
   /** Events the caller may read: its tenant's; a root caller may ask for every tenant's. */
-  async listEvents(c: Caller, filter: Omit<EventFilter, 'tenantId'> & { allTenants?: boolean }, page: Page): Promise<CasmEvent[]> {
+  async listEvents(
+    c: Caller,
+    filter: Omit<EventFilter, 'tenantId'> & { allTenants?: boolean },
+    page: Page,
+  ): Promise<CasmEvent[]> {
     requireRole(c, 'viewer')
     const { allTenants, ...rest } = filter
-    if (allTenants === true && !c.root) throw new CasmError('CASM_ERR_FORBIDDEN', 'only root tokens read every tenant\'s events')
-    return this.reader.listEvents(allTenants === true ? rest : { ...rest, tenantId: c.tenantId }, page)
+    if (allTenants === true && !c.root)
+      throw new CasmError('CASM_ERR_FORBIDDEN', "only root tokens read every tenant's events")
+    return this.reader.listEvents(
+      allTenants === true ? rest : { ...rest, tenantId: c.tenantId },
+      page,
+    )
   }
 
   /** Verifies the whole event chain (admins). */
-  async verifyEvents(c: Caller, onProgress?: (checked: number) => void): Promise<ChainVerification> {
+  async verifyEvents(
+    c: Caller,
+    onProgress?: (checked: number) => void,
+  ): Promise<ChainVerification> {
     requireRole(c, 'admin')
     return verifyChain(this.reader, onProgress)
   }
@@ -132,7 +174,8 @@ export class Coordinator {
   allPoolUsage(): Promise<{ pool: Pool; usage: PoolUsage }[]> {
     return this.run(async (ctx) => {
       const out: { pool: Pool; usage: PoolUsage }[] = []
-      for (const pool of await ctx.tx.listAllPools()) out.push({ pool, usage: poolUsage(pool, await ctx.allocator(pool)) })
+      for (const pool of await ctx.tx.listAllPools())
+        out.push({ pool, usage: poolUsage(pool, await ctx.allocator(pool)) })
       return out
     })
   }

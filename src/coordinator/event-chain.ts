@@ -76,10 +76,28 @@ export async function verifyChain(
   for (;;) {
     const page = await reader.scanEvents(expected - 1, pageSize)
     for (const e of page) {
-      const fail = (reason: string): ChainVerification => ({ ok: false, checked, head, broken: { seq: e.seq, reason } })
-      if (e.seq !== expected) return { ok: false, checked, head, broken: { seq: expected, reason: `event ${expected} is missing (next stored is ${e.seq})` } }
-      if (e.prevHash !== prev) return fail('its link to the previous event does not match (an earlier event was changed or removed)')
-      if (hashEvent(e) !== e.hash) return fail('its content does not match its hash (the event was edited)')
+      const fail = (reason: string): ChainVerification => ({
+        ok: false,
+        checked,
+        head,
+        broken: { seq: e.seq, reason },
+      })
+      if (e.seq !== expected)
+        return {
+          ok: false,
+          checked,
+          head,
+          broken: {
+            seq: expected,
+            reason: `event ${expected} is missing (next stored is ${e.seq})`,
+          },
+        }
+      if (e.prevHash !== prev)
+        return fail(
+          'its link to the previous event does not match (an earlier event was changed or removed)',
+        )
+      if (hashEvent(e) !== e.hash)
+        return fail('its content does not match its hash (the event was edited)')
       prev = e.hash
       expected++
       checked++
@@ -92,7 +110,10 @@ export async function verifyChain(
       ok: false,
       checked,
       head,
-      broken: { seq: checked + 1, reason: `the head says ${head.seq} events but the chain ends at ${checked} (events were cut off the end)` },
+      broken: {
+        seq: checked + 1,
+        reason: `the head says ${head.seq} events but the chain ends at ${checked} (events were cut off the end)`,
+      },
     }
   }
   return { ok: true, checked, head }

@@ -32,7 +32,10 @@ export function newId(type: keyof typeof ID_PREFIX): string {
   lastMs = ms
   const time = ms.toString(36).padStart(9, '0')
   const seq = (counter % 46656).toString(36).padStart(3, '0')
-  const rand = BigInt(`0x${randomBytes(6).toString('hex')}`).toString(36).padStart(10, '0').slice(-8)
+  const rand = BigInt(`0x${randomBytes(6).toString('hex')}`)
+    .toString(36)
+    .padStart(10, '0')
+    .slice(-8)
   return `${ID_PREFIX[type]}_${time}${seq}${rand}`
 }
 

@@ -11,7 +11,12 @@ import { CasmError, isCasmError } from '../errors/casm-error.js'
 import { PrefixAllocator } from '../alloc/prefix-allocator.js'
 import { AddressRange, type Family, Prefix, mergeRanges, specialPurposeOf } from '../ip/index.js'
 import type { Block, BlockSource, Device, Domain, Pool } from '../domain/model.js'
-import { POOL_KINDS, type PoolKind, type PoolPolicyInput, resolvePolicy } from '../domain/pool-policy.js'
+import {
+  POOL_KINDS,
+  type PoolKind,
+  type PoolPolicyInput,
+  resolvePolicy,
+} from '../domain/pool-policy.js'
 import { type RequestorAttributes, type Selectors, checkSelectors } from '../domain/requestor.js'
 import { type Caller, actorOf, checkName, notFound, requireRole } from './caller.js'
 import { newId } from './ids.js'
@@ -37,7 +42,8 @@ function parseSpace(text: string, path: string, family?: Family): AddressRange {
   try {
     return AddressRange.parse(text.trim(), family)
   } catch (e) {
-    if (isCasmError(e)) throw new CasmError(e.code, `${path}: ${e.message}`, { ...e.details, path }, { cause: e })
+    if (isCasmError(e))
+      throw new CasmError(e.code, `${path}: ${e.message}`, { ...e.details, path }, { cause: e })
     throw e
   }
 }
@@ -72,12 +78,17 @@ export async function listDomains(reader: StoreReader, c: Caller): Promise<Domai
 }
 
 /** Creates a domain. */
-export function createDomain(c: Caller, input: { name: string; description?: string }): WriteOp<Domain> {
+export function createDomain(
+  c: Caller,
+  input: { name: string; description?: string },
+): WriteOp<Domain> {
   return async (ctx) => {
     requireRole(c, 'operator')
     checkName(input.name)
     if ((await ctx.tx.getDomain(c.tenantId, input.name)) !== undefined) {
-      throw new CasmError('CASM_ERR_ALREADY_EXISTS', `domain '${input.name}' already exists`, { name: input.name })
+      throw new CasmError('CASM_ERR_ALREADY_EXISTS', `domain '${input.name}' already exists`, {
+        name: input.name,
+      })
     }
     const d: Domain = {
       id: newId('domain'),
@@ -88,25 +99,53 @@ export function createDomain(c: Caller, input: { name: string; description?: str
       updatedAt: ctx.now,
     }
     await ctx.tx.insertDomain(d)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'domain.create', objectType: 'domain', objectId: d.id, after: d, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'domain.create',
+      objectType: 'domain',
+      objectId: d.id,
+      after: d,
+      requestId: c.requestId,
+    })
     return d
   }
 }
 
 /** Renames or describes a domain. */
-export function updateDomain(c: Caller, key: string, patch: { name?: string; description?: string }): WriteOp<Domain> {
+export function updateDomain(
+  c: Caller,
+  key: string,
+  patch: { name?: string; description?: string },
+): WriteOp<Domain> {
   return async (ctx) => {
     requireRole(c, 'operator')
     const before = await domainOrThrow(ctx.tx, c, key)
     if (patch.name !== undefined && patch.name !== before.name) {
       checkName(patch.name)
       if ((await ctx.tx.getDomain(c.tenantId, patch.name)) !== undefined) {
-        throw new CasmError('CASM_ERR_ALREADY_EXISTS', `domain '${patch.name}' already exists`, { name: patch.name })
+        throw new CasmError('CASM_ERR_ALREADY_EXISTS', `domain '${patch.name}' already exists`, {
+          name: patch.name,
+        })
       }
     }
-    const after: Domain = { ...before, name: patch.name ?? before.name, description: patch.description ?? before.description, updatedAt: ctx.now }
+    const after: Domain = {
+      ...before,
+      name: patch.name ?? before.name,
+      description: patch.description ?? before.description,
+      updatedAt: ctx.now,
+    }
     await ctx.tx.updateDomain(after)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'domain.update', objectType: 'domain', objectId: after.id, before, after, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'domain.update',
+      objectType: 'domain',
+      objectId: after.id,
+      before,
+      after,
+      requestId: c.requestId,
+    })
     return after
   }
 }
@@ -126,7 +165,15 @@ export function deleteDomain(c: Caller, key: string): WriteOp<void> {
       )
     }
     await ctx.tx.deleteDomain(d.id)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'domain.delete', objectType: 'domain', objectId: d.id, before: d, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'domain.delete',
+      objectType: 'domain',
+      objectId: d.id,
+      before: d,
+      requestId: c.requestId,
+    })
   }
 }
 
@@ -153,7 +200,8 @@ export function blockView(b: Block): BlockView {
   const r = blockRange(b)
   const seen = new Map<string, { prefix: string; name: string; rfc: string }>()
   for (const p of r.toPrefixes().slice(0, 64)) {
-    for (const e of specialPurposeOf(p)) seen.set(e.prefix.toString(), { prefix: e.prefix.toString(), name: e.name, rfc: e.rfc })
+    for (const e of specialPurposeOf(p))
+      seen.set(e.prefix.toString(), { prefix: e.prefix.toString(), name: e.name, rfc: e.rfc })
   }
   return { ...b, specialPurpose: [...seen.values()] }
 }
@@ -171,19 +219,34 @@ export async function getBlock(reader: StoreReader, c: Caller, id: string): Prom
 }
 
 /** Lists blocks, optionally of one domain. */
-export async function listBlocks(reader: StoreReader, c: Caller, domain?: string): Promise<BlockView[]> {
+export async function listBlocks(
+  reader: StoreReader,
+  c: Caller,
+  domain?: string,
+): Promise<BlockView[]> {
   requireRole(c, 'viewer')
   const domainId = domain === undefined ? undefined : (await domainOrThrow(reader, c, domain)).id
   return (await reader.listBlocks(c.tenantId, domainId)).map(blockView)
 }
 
-async function checkBlockFree(tx: WriteTx, domainId: string, r: AddressRange, except?: string): Promise<void> {
-  const clash = (await tx.blocksOverlapping(domainId, r.family, r.first, r.last)).find((b) => b.id !== except)
+async function checkBlockFree(
+  tx: WriteTx,
+  domainId: string,
+  r: AddressRange,
+  except?: string,
+): Promise<void> {
+  const clash = (await tx.blocksOverlapping(domainId, r.family, r.first, r.last)).find(
+    (b) => b.id !== except,
+  )
   if (clash !== undefined) {
-    throw new CasmError('CASM_ERR_OVERLAP', `${rangeText(r)} overlaps block ${clash.space} (${clash.id}) of this domain`, {
-      overlaps: clash.space,
-      block: clash.id,
-    })
+    throw new CasmError(
+      'CASM_ERR_OVERLAP',
+      `${rangeText(r)} overlaps block ${clash.space} (${clash.id}) of this domain`,
+      {
+        overlaps: clash.space,
+        block: clash.id,
+      },
+    )
   }
 }
 
@@ -216,15 +279,30 @@ export function createBlock(c: Caller, input: BlockInput): WriteOp<BlockView> {
       updatedAt: ctx.now,
     }
     await ctx.tx.insertBlock(b, r.first, r.last)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'block.create', objectType: 'block', objectId: b.id, after: b, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'block.create',
+      objectType: 'block',
+      objectId: b.id,
+      after: b,
+      requestId: c.requestId,
+    })
     return blockView(b)
   }
 }
 
 /** Ranges of other pools of a domain that overlap `r` (the store answers per range). */
-async function poolsOverlapping(tx: StoreReader, domainId: string, r: AddressRange): Promise<{ poolId: string; range: AddressRange }[]> {
+async function poolsOverlapping(
+  tx: StoreReader,
+  domainId: string,
+  r: AddressRange,
+): Promise<{ poolId: string; range: AddressRange }[]> {
   const rows = await tx.poolRangesOverlapping(domainId, r.family, r.first, r.last)
-  return rows.map((row) => ({ poolId: row.poolId, range: AddressRange.of(r.family, row.first, row.last) }))
+  return rows.map((row) => ({
+    poolId: row.poolId,
+    range: AddressRange.of(r.family, row.first, row.last),
+  }))
 }
 
 async function poolName(tx: StoreReader, c: Caller, poolId: string): Promise<string> {
@@ -235,18 +313,27 @@ async function poolName(tx: StoreReader, c: Caller, poolId: string): Promise<str
 export function updateBlock(
   c: Caller,
   id: string,
-  patch: { space?: string; reserved?: boolean; source?: BlockSource; description?: string; tags?: readonly string[] },
+  patch: {
+    space?: string
+    reserved?: boolean
+    source?: BlockSource
+    description?: string
+    tags?: readonly string[]
+  },
 ): WriteOp<BlockView> {
   return async (ctx) => {
     requireRole(c, 'operator')
     const before = await blockOrThrow(ctx.tx, c, id)
     const oldRange = blockRange(before)
-    const r = patch.space === undefined ? oldRange : parseSpace(patch.space, '/space', before.family)
+    const r =
+      patch.space === undefined ? oldRange : parseSpace(patch.space, '/space', before.family)
     const reserved = patch.reserved ?? before.reserved
     if (!r.equals(oldRange)) {
       await checkBlockFree(ctx.tx, before.domainId, r, before.id)
       // Every pool range resting on the old block must still rest on blocks.
-      const others = (await ctx.tx.listBlocks(c.tenantId, before.domainId)).filter((b) => b.id !== before.id && b.family === before.family)
+      const others = (await ctx.tx.listBlocks(c.tenantId, before.domainId)).filter(
+        (b) => b.id !== before.id && b.family === before.family,
+      )
       const cover = [...others.map(blockRange), r]
       for (const p of await poolsOverlapping(ctx.tx, before.domainId, oldRange)) {
         if (!covered(p.range, cover)) {
@@ -278,7 +365,16 @@ export function updateBlock(
       updatedAt: ctx.now,
     }
     await ctx.tx.updateBlock(after, r.first, r.last)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'block.update', objectType: 'block', objectId: after.id, before, after, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'block.update',
+      objectType: 'block',
+      objectId: after.id,
+      before,
+      after,
+      requestId: c.requestId,
+    })
     return blockView(after)
   }
 }
@@ -289,7 +385,9 @@ export function deleteBlock(c: Caller, id: string): WriteOp<void> {
     requireRole(c, 'operator')
     const b = await blockOrThrow(ctx.tx, c, id)
     const r = blockRange(b)
-    const others = (await ctx.tx.listBlocks(c.tenantId, b.domainId)).filter((x) => x.id !== b.id && x.family === b.family)
+    const others = (await ctx.tx.listBlocks(c.tenantId, b.domainId)).filter(
+      (x) => x.id !== b.id && x.family === b.family,
+    )
     for (const p of await poolsOverlapping(ctx.tx, b.domainId, r)) {
       if (!covered(p.range, others.map(blockRange))) {
         throw new CasmError(
@@ -300,7 +398,15 @@ export function deleteBlock(c: Caller, id: string): WriteOp<void> {
       }
     }
     await ctx.tx.deleteBlock(b.id)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'block.delete', objectType: 'block', objectId: b.id, before: b, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'block.delete',
+      objectType: 'block',
+      objectId: b.id,
+      before: b,
+      requestId: c.requestId,
+    })
   }
 }
 
@@ -320,7 +426,9 @@ export interface PoolInput {
 }
 
 /** Changes to a pool; `space` resizes it. */
-export type PoolPatch = Partial<Omit<PoolInput, 'domain' | 'policy'>> & { readonly policy?: PoolPolicyInput }
+export type PoolPatch = Partial<Omit<PoolInput, 'domain' | 'policy'>> & {
+  readonly policy?: PoolPolicyInput
+}
 
 async function poolOrThrow(reader: StoreReader, c: Caller, key: string): Promise<Pool> {
   const p = await reader.getPool(c.tenantId, key)
@@ -348,14 +456,25 @@ const MULTICAST: Readonly<Record<Family, Prefix | undefined>> = {
 }
 
 /** Parses and checks a pool's space against the domain's blocks and the other pools. */
-async function checkPoolSpace(ctx: WriteContext, c: Caller, domain: Domain, kind: PoolKind, texts: readonly string[], self?: string): Promise<AddressRange[]> {
+async function checkPoolSpace(
+  ctx: WriteContext,
+  c: Caller,
+  domain: Domain,
+  kind: PoolKind,
+  texts: readonly string[],
+  self?: string,
+): Promise<AddressRange[]> {
   if (texts.length === 0) throw validation('/space', 'a pool needs at least one prefix or range')
-  if (texts.length > MAX_POOL_RANGES) throw validation('/space', `at most ${MAX_POOL_RANGES} prefixes or ranges`)
+  if (texts.length > MAX_POOL_RANGES)
+    throw validation('/space', `at most ${MAX_POOL_RANGES} prefixes or ranges`)
   const parsed = texts.map((t, i) => parseSpace(t, `/space/${i}`))
   const family = (parsed[0] as AddressRange).family
   const odd = parsed.findIndex((r) => r.family !== family)
   if (odd >= 0) {
-    throw new CasmError('CASM_ERR_FAMILY_MISMATCH', `space/${odd} is ${parsed[odd]?.family ?? ''} but space/0 is ${family}; a pool holds one family`)
+    throw new CasmError(
+      'CASM_ERR_FAMILY_MISMATCH',
+      `space/${odd} is ${parsed[odd]?.family ?? ''} but space/0 is ${family}; a pool holds one family`,
+    )
   }
   const ranges = mergeRanges(parsed)
   const blocks = (await ctx.tx.listBlocks(c.tenantId, domain.id)).filter((b) => b.family === family)
@@ -381,18 +500,33 @@ async function checkPoolSpace(ctx: WriteContext, c: Caller, domain: Domain, kind
     }
     const mc = MULTICAST[family]
     if (kind === 'multicast' && mc !== undefined && !AddressRange.fromPrefix(mc).contains(r)) {
-      throw validation('/space', `a multicast pool must lie in ${mc.toString()}; ${rangeText(r)} does not`)
+      throw validation(
+        '/space',
+        `a multicast pool must lie in ${mc.toString()}; ${rangeText(r)} does not`,
+      )
     }
   }
   return ranges
 }
 
-function checkPoolFields(input: { kind?: PoolKind; priority?: number; selectors?: Selectors; description?: string }): void {
+function checkPoolFields(input: {
+  kind?: PoolKind
+  priority?: number
+  selectors?: Selectors
+  description?: string
+}): void {
   if (input.kind !== undefined && !POOL_KINDS.includes(input.kind)) {
     throw validation('/kind', `kind must be one of ${POOL_KINDS.join(', ')}`, input.kind)
   }
-  if (input.priority !== undefined && (!Number.isInteger(input.priority) || Math.abs(input.priority) > 1_000_000)) {
-    throw validation('/priority', 'priority must be a whole number between -1000000 and 1000000', input.priority)
+  if (
+    input.priority !== undefined &&
+    (!Number.isInteger(input.priority) || Math.abs(input.priority) > 1_000_000)
+  ) {
+    throw validation(
+      '/priority',
+      'priority must be a whole number between -1000000 and 1000000',
+      input.priority,
+    )
   }
   if (input.selectors !== undefined) checkSelectors(input.selectors)
 }
@@ -417,7 +551,9 @@ export function createPool(c: Caller, input: PoolInput): WriteOp<Pool> {
     checkPoolFields(input)
     const domain = await domainOrThrow(ctx.tx, c, input.domain)
     if ((await ctx.tx.getPool(c.tenantId, input.name)) !== undefined) {
-      throw new CasmError('CASM_ERR_ALREADY_EXISTS', `pool '${input.name}' already exists`, { name: input.name })
+      throw new CasmError('CASM_ERR_ALREADY_EXISTS', `pool '${input.name}' already exists`, {
+        name: input.name,
+      })
     }
     const ranges = await checkPoolSpace(ctx, c, domain, input.kind, input.space)
     const family = (ranges[0] as AddressRange).family
@@ -441,7 +577,15 @@ export function createPool(c: Caller, input: PoolInput): WriteOp<Pool> {
     checkUnitFits(pool, allocator)
     await ctx.tx.insertPool(pool, ranges)
     await ctx.installAllocator(pool, allocator)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'pool.create', objectType: 'pool', objectId: pool.id, after: pool, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'pool.create',
+      objectType: 'pool',
+      objectId: pool.id,
+      after: pool,
+      requestId: c.requestId,
+    })
     return pool
   }
 }
@@ -455,7 +599,9 @@ export function updatePool(c: Caller, key: string, patch: PoolPatch): WriteOp<Po
     if (patch.name !== undefined && patch.name !== before.name) {
       checkName(patch.name)
       if ((await ctx.tx.getPool(c.tenantId, patch.name)) !== undefined) {
-        throw new CasmError('CASM_ERR_ALREADY_EXISTS', `pool '${patch.name}' already exists`, { name: patch.name })
+        throw new CasmError('CASM_ERR_ALREADY_EXISTS', `pool '${patch.name}' already exists`, {
+          name: patch.name,
+        })
       }
     }
     const kind = patch.kind ?? before.kind
@@ -465,7 +611,10 @@ export function updatePool(c: Caller, key: string, patch: PoolPatch): WriteOp<Po
       const domain = (await ctx.tx.getDomain(c.tenantId, before.domainId)) as Domain
       ranges = await checkPoolSpace(ctx, c, domain, kind, patch.space, before.id)
       if ((ranges[0] as AddressRange).family !== before.family) {
-        throw new CasmError('CASM_ERR_FAMILY_MISMATCH', `pool '${before.name}' is ${before.family}; its space cannot change family`)
+        throw new CasmError(
+          'CASM_ERR_FAMILY_MISMATCH',
+          `pool '${before.name}' is ${before.family}; its space cannot change family`,
+        )
       }
       const current = await ctx.allocator(before)
       const units = [...current.units()]
@@ -487,7 +636,10 @@ export function updatePool(c: Caller, key: string, patch: PoolPatch): WriteOp<Po
       name: patch.name ?? before.name,
       kind,
       space: ranges === undefined ? before.space : ranges.map(rangeText),
-      policy: patch.policy === undefined ? before.policy : resolvePolicy(before.family, patch.policy, before.policy),
+      policy:
+        patch.policy === undefined
+          ? before.policy
+          : resolvePolicy(before.family, patch.policy, before.policy),
       priority: patch.priority ?? before.priority,
       selectors: patch.selectors ?? before.selectors,
       tags: patch.tags === undefined ? before.tags : checkTags(patch.tags),
@@ -497,7 +649,16 @@ export function updatePool(c: Caller, key: string, patch: PoolPatch): WriteOp<Po
     checkUnitFits(after, allocator ?? (await ctx.allocator(before)))
     await ctx.tx.updatePool(after, ranges)
     if (allocator !== undefined) await ctx.installAllocator(after, allocator)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'pool.update', objectType: 'pool', objectId: after.id, before, after, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'pool.update',
+      objectType: 'pool',
+      objectId: after.id,
+      before,
+      after,
+      requestId: c.requestId,
+    })
     return after
   }
 }
@@ -507,8 +668,16 @@ export function deletePool(c: Caller, key: string): WriteOp<void> {
   return async (ctx) => {
     requireRole(c, 'operator')
     const pool = await poolOrThrow(ctx.tx, c, key)
-    const grants = await ctx.tx.countAllocations(c.tenantId, { poolId: pool.id, type: 'grant', live: true })
-    const assignments = await ctx.tx.countAllocations(c.tenantId, { poolId: pool.id, type: 'assignment', live: true })
+    const grants = await ctx.tx.countAllocations(c.tenantId, {
+      poolId: pool.id,
+      type: 'grant',
+      live: true,
+    })
+    const assignments = await ctx.tx.countAllocations(c.tenantId, {
+      poolId: pool.id,
+      type: 'assignment',
+      live: true,
+    })
     if (grants + assignments > 0) {
       throw new CasmError(
         'CASM_ERR_IN_USE',
@@ -517,10 +686,19 @@ export function deletePool(c: Caller, key: string): WriteOp<void> {
       )
     }
     await ctx.tx.deleteAllocations({ poolId: pool.id })
-    for (const r of await ctx.tx.listReservations(c.tenantId, pool.id)) await ctx.tx.deleteReservation(r.id)
+    for (const r of await ctx.tx.listReservations(c.tenantId, pool.id))
+      await ctx.tx.deleteReservation(r.id)
     await ctx.tx.deletePool(pool.id)
     ctx.poolDeleted(pool.id)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'pool.delete', objectType: 'pool', objectId: pool.id, before: pool, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'pool.delete',
+      objectType: 'pool',
+      objectId: pool.id,
+      before: pool,
+      requestId: c.requestId,
+    })
   }
 }
 
@@ -554,10 +732,14 @@ export async function listDevices(reader: StoreReader, c: Caller): Promise<Devic
 function checkAttributes(a: RequestorAttributes | undefined): RequestorAttributes {
   const attrs = a ?? {}
   const custom = attrs.custom ?? {}
-  if (Object.keys(custom).length > 64) throw validation('/attributes/custom', 'at most 64 custom attributes')
+  if (Object.keys(custom).length > 64)
+    throw validation('/attributes/custom', 'at most 64 custom attributes')
   for (const [k, v] of Object.entries(custom)) {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(k) || v.length > 256) {
-      throw validation(`/attributes/custom/${k}`, 'custom keys are 1-64 of letters, digits, _ . -; values at most 256 characters')
+      throw validation(
+        `/attributes/custom/${k}`,
+        'custom keys are 1-64 of letters, digits, _ . -; values at most 256 characters',
+      )
     }
   }
   return attrs
@@ -569,7 +751,9 @@ export function createDevice(c: Caller, input: DeviceInput): WriteOp<Device> {
     requireRole(c, 'operator')
     checkName(input.name)
     if ((await ctx.tx.getDevice(c.tenantId, input.name)) !== undefined) {
-      throw new CasmError('CASM_ERR_ALREADY_EXISTS', `device '${input.name}' already exists`, { name: input.name })
+      throw new CasmError('CASM_ERR_ALREADY_EXISTS', `device '${input.name}' already exists`, {
+        name: input.name,
+      })
     }
     const d: Device = {
       id: newId('device'),
@@ -581,7 +765,15 @@ export function createDevice(c: Caller, input: DeviceInput): WriteOp<Device> {
       updatedAt: ctx.now,
     }
     await ctx.tx.insertDevice(d)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'device.create', objectType: 'device', objectId: d.id, after: d, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'device.create',
+      objectType: 'device',
+      objectId: d.id,
+      after: d,
+      requestId: c.requestId,
+    })
     return d
   }
 }
@@ -594,18 +786,30 @@ export function updateDevice(c: Caller, key: string, patch: Partial<DeviceInput>
     if (patch.name !== undefined && patch.name !== before.name) {
       checkName(patch.name)
       if ((await ctx.tx.getDevice(c.tenantId, patch.name)) !== undefined) {
-        throw new CasmError('CASM_ERR_ALREADY_EXISTS', `device '${patch.name}' already exists`, { name: patch.name })
+        throw new CasmError('CASM_ERR_ALREADY_EXISTS', `device '${patch.name}' already exists`, {
+          name: patch.name,
+        })
       }
     }
     const after: Device = {
       ...before,
       name: patch.name ?? before.name,
-      attributes: patch.attributes === undefined ? before.attributes : checkAttributes(patch.attributes),
+      attributes:
+        patch.attributes === undefined ? before.attributes : checkAttributes(patch.attributes),
       description: patch.description ?? before.description,
       updatedAt: ctx.now,
     }
     await ctx.tx.updateDevice(after)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'device.update', objectType: 'device', objectId: after.id, before, after, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'device.update',
+      objectType: 'device',
+      objectId: after.id,
+      before,
+      after,
+      requestId: c.requestId,
+    })
     return after
   }
 }
@@ -617,9 +821,21 @@ export function deleteDevice(c: Caller, key: string): WriteOp<void> {
     const d = await deviceOrThrow(ctx.tx, c, key)
     const live = await ctx.tx.countAllocations(c.tenantId, { deviceId: d.id, live: true })
     if (live > 0) {
-      throw new CasmError('CASM_ERR_IN_USE', `device '${d.name}' still holds ${live} live grant(s); release them first`, { grants: live })
+      throw new CasmError(
+        'CASM_ERR_IN_USE',
+        `device '${d.name}' still holds ${live} live grant(s); release them first`,
+        { grants: live },
+      )
     }
     await ctx.tx.deleteDevice(d.id)
-    ctx.emit({ tenantId: c.tenantId, actor: actorOf(c), action: 'device.delete', objectType: 'device', objectId: d.id, before: d, requestId: c.requestId })
+    ctx.emit({
+      tenantId: c.tenantId,
+      actor: actorOf(c),
+      action: 'device.delete',
+      objectType: 'device',
+      objectId: d.id,
+      before: d,
+      requestId: c.requestId,
+    })
   }
 }

@@ -33,7 +33,10 @@ export function buildAllocator(pool: Pool, units: readonly AllocationRow[]): Pre
   return PrefixAllocator.rebuild({
     family: pool.family,
     space: pool.space.map((s) => AddressRange.parse(s, pool.family)),
-    units: units.map((u) => ({ prefix: Prefix.of(u.family, u.first, u.length), kind: UNIT_KIND_OF[u.type] })),
+    units: units.map((u) => ({
+      prefix: Prefix.of(u.family, u.first, u.length),
+      kind: UNIT_KIND_OF[u.type],
+    })),
   })
 }
 
@@ -68,7 +71,10 @@ export class PoolSpaceCache {
     const cached = this.#pools.get(pool.id)
     if (cached !== undefined && cached.spaceVersion === current.spaceVersion) {
       if (cached.version === current.version) return cached
-      if (cached.version < current.version && this.#applyChanges(cached, await reader.unitsChangedSince(pool.id, cached.version))) {
+      if (
+        cached.version < current.version &&
+        this.#applyChanges(cached, await reader.unitsChangedSince(pool.id, cached.version))
+      ) {
         cached.version = current.version
         this.refreshes++
         return cached
@@ -92,7 +98,8 @@ export class PoolSpaceCache {
         const prefix = Prefix.of(row.family, row.first, row.length)
         const kind = UNIT_KIND_OF[row.type]
         const found = a.lookup(prefix)
-        const held = found.state === 'used' && found.unit.prefix.equals(prefix) && found.unit.kind === kind
+        const held =
+          found.state === 'used' && found.unit.prefix.equals(prefix) && found.unit.kind === kind
         if (isLive(row.state) && !held) {
           if (kind === 'allocated') a.allocatePrefix(prefix)
           else if (kind === 'reserved') a.reserve(prefix)

@@ -5,7 +5,14 @@
  * @module
  */
 
-import { AddressRange, type Family, Prefix, familyInfo, mergeRanges, specialPurposeOf } from '../ip/index.js'
+import {
+  AddressRange,
+  type Family,
+  Prefix,
+  familyInfo,
+  mergeRanges,
+  specialPurposeOf,
+} from '../ip/index.js'
 import type { PrefixAllocator } from '../alloc/prefix-allocator.js'
 import type { Block, Domain, Pool } from '../domain/model.js'
 import { CasmError, isCasmError } from '../errors/casm-error.js'
@@ -18,7 +25,10 @@ import type { WriteOp } from './writer.js'
 /** How a found object relates to the searched prefix. */
 export type Relation = 'equal' | 'contains' | 'inside' | 'overlaps'
 
-function relation(query: { first: bigint; last: bigint }, other: { first: bigint; last: bigint }): Relation {
+function relation(
+  query: { first: bigint; last: bigint },
+  other: { first: bigint; last: bigint },
+): Relation {
   if (other.first === query.first && other.last === query.last) return 'equal'
   if (other.first <= query.first && other.last >= query.last) return 'contains'
   if (other.first >= query.first && other.last <= query.last) return 'inside'
@@ -56,7 +66,12 @@ export interface SearchResult {
  * What contains `q` (an address or prefix), what it contains, and who holds it, in every domain
  * of the tenant (or one domain).
  */
-export async function search(reader: StoreReader, c: Caller, q: string, options: { domain?: string; limit?: number } = {}): Promise<SearchResult> {
+export async function search(
+  reader: StoreReader,
+  c: Caller,
+  q: string,
+  options: { domain?: string; limit?: number } = {},
+): Promise<SearchResult> {
   requireRole(c, 'viewer')
   const query = Prefix.parse(q.trim(), { lenient: true })
   const limit = Math.min(options.limit ?? 100, 1000)
@@ -72,7 +87,13 @@ export async function search(reader: StoreReader, c: Caller, q: string, options:
   for (const d of domains) {
     const blocks = await reader.blocksOverlapping(d.id, query.family, query.first, query.last)
     const ranges = await reader.poolRangesOverlapping(d.id, query.family, query.first, query.last)
-    const units = await reader.liveUnitsOverlapping(d.id, query.family, query.first, query.last, limit + 1)
+    const units = await reader.liveUnitsOverlapping(
+      d.id,
+      query.family,
+      query.first,
+      query.last,
+      limit + 1,
+    )
     if (blocks.length === 0 && ranges.length === 0 && units.length === 0) continue
     const nameOfPool = async (id: string): Promise<string> => {
       let n = poolNames.get(id)
@@ -99,7 +120,12 @@ export async function search(reader: StoreReader, c: Caller, q: string, options:
       pools: await Promise.all(
         ranges.map(async (r) => {
           const range = AddressRange.of(query.family, r.first, r.last)
-          return { id: r.poolId, name: await nameOfPool(r.poolId), range: range.toPrefix()?.toString() ?? range.toString(), relation: relation(query, r) }
+          return {
+            id: r.poolId,
+            name: await nameOfPool(r.poolId),
+            range: range.toPrefix()?.toString() ?? range.toString(),
+            relation: relation(query, r),
+          }
         }),
       ),
       units: await Promise.all(
@@ -110,7 +136,8 @@ export async function search(reader: StoreReader, c: Caller, q: string, options:
           state: u.state,
           relation: relation(query, u),
           pool: await nameOfPool(u.poolId),
-          device: u.deviceId === null ? null : { id: u.deviceId, name: await nameOfDevice(u.deviceId) },
+          device:
+            u.deviceId === null ? null : { id: u.deviceId, name: await nameOfDevice(u.deviceId) },
           hostname: u.hostname,
         })),
       ),
@@ -120,7 +147,11 @@ export async function search(reader: StoreReader, c: Caller, q: string, options:
   return {
     query: query.toString(),
     family: query.family,
-    specialPurpose: specialPurposeOf(query).map((e) => ({ prefix: e.prefix.toString(), name: e.name, rfc: e.rfc })),
+    specialPurpose: specialPurposeOf(query).map((e) => ({
+      prefix: e.prefix.toString(),
+      name: e.name,
+      rfc: e.rfc,
+    })),
     domains: hits,
   }
 }
@@ -143,7 +174,12 @@ export interface PoolUsage {
   readonly freeBlocksByLength: Readonly<Record<number, number>>
   readonly largestFree: string | null
   /** For the pool's default unit. */
-  readonly fragmentation: { readonly length: number; readonly possible: string; readonly ideal: string; readonly ratio: number }
+  readonly fragmentation: {
+    readonly length: number
+    readonly possible: string
+    readonly ideal: string
+    readonly ratio: number
+  }
 }
 
 function ratio(part: bigint, whole: bigint): number {
@@ -167,7 +203,12 @@ export function poolUsage(pool: Pool, a: PrefixAllocator): PoolUsage {
     freeBlocks: s.freeBlocks,
     freeBlocksByLength: s.freeBlocksByLength,
     largestFree: s.largestFree?.toString() ?? null,
-    fragmentation: { length: f.length, possible: f.possible.toString(), ideal: f.ideal.toString(), ratio: f.ratio },
+    fragmentation: {
+      length: f.length,
+      possible: f.possible.toString(),
+      ideal: f.ideal.toString(),
+      ratio: f.ratio,
+    },
   }
 }
 
@@ -203,7 +244,12 @@ export interface SpaceUsage {
   readonly largestUnpooled: string | null
 }
 
-async function spaceUsage(reader: StoreReader, domainId: string, family: Family, blocks: readonly Block[]): Promise<SpaceUsage> {
+async function spaceUsage(
+  reader: StoreReader,
+  domainId: string,
+  family: Family,
+  blocks: readonly Block[],
+): Promise<SpaceUsage> {
   const info = familyInfo(family)
   const ranges = mergeRanges(blocks.map((b) => AddressRange.parse(b.space, b.family)))
   let total = 0n
@@ -213,7 +259,8 @@ async function spaceUsage(reader: StoreReader, domainId: string, family: Family,
   let reserved = 0n
   let excluded = 0n
   let largest: Prefix | undefined
-  for (const b of blocks) if (b.reserved) reservedBlocks += AddressRange.parse(b.space, b.family).size
+  for (const b of blocks)
+    if (b.reserved) reservedBlocks += AddressRange.parse(b.space, b.family).size
   for (const r of ranges) {
     total += r.size
     const poolRanges = await reader.poolRangesOverlapping(domainId, family, r.first, r.last)
@@ -223,12 +270,14 @@ async function spaceUsage(reader: StoreReader, domainId: string, family: Family,
       const last = pr.last < r.last ? pr.last : r.last
       pooled += last - first + 1n
       if (first > cursor) {
-        for (const p of AddressRange.of(family, cursor, first - 1n).toPrefixes()) if (largest === undefined || p.length < largest.length) largest = p
+        for (const p of AddressRange.of(family, cursor, first - 1n).toPrefixes())
+          if (largest === undefined || p.length < largest.length) largest = p
       }
       cursor = last + 1n
     }
     if (cursor <= r.last) {
-      for (const p of AddressRange.of(family, cursor, r.last).toPrefixes()) if (largest === undefined || p.length < largest.length) largest = p
+      for (const p of AddressRange.of(family, cursor, r.last).toPrefixes())
+        if (largest === undefined || p.length < largest.length) largest = p
     }
     for (const u of await reader.liveUsageIn(domainId, family, r.first, r.last)) {
       const size = (info.blockSize[u.length] as bigint) * BigInt(u.count)
@@ -254,7 +303,11 @@ async function spaceUsage(reader: StoreReader, domainId: string, family: Family,
 }
 
 /** Usage of one block. */
-export async function getBlockUsage(reader: StoreReader, c: Caller, id: string): Promise<SpaceUsage & { block: string }> {
+export async function getBlockUsage(
+  reader: StoreReader,
+  c: Caller,
+  id: string,
+): Promise<SpaceUsage & { block: string }> {
   requireRole(c, 'viewer')
   const b = await reader.getBlock(c.tenantId, id)
   if (b === undefined) throw notFound('block', id)
@@ -262,7 +315,10 @@ export async function getBlockUsage(reader: StoreReader, c: Caller, id: string):
 }
 
 /** Usage of a domain: per family, and per pool. */
-export function getDomainUsage(c: Caller, key: string): WriteOp<{ domain: string; families: SpaceUsage[]; pools: PoolUsage[] }> {
+export function getDomainUsage(
+  c: Caller,
+  key: string,
+): WriteOp<{ domain: string; families: SpaceUsage[]; pools: PoolUsage[] }> {
   return async (ctx) => {
     requireRole(c, 'viewer')
     const d = await ctx.tx.getDomain(c.tenantId, key)
@@ -274,7 +330,8 @@ export function getDomainUsage(c: Caller, key: string): WriteOp<{ domain: string
       if (of.length > 0) families.push(await spaceUsage(ctx.tx, d.id, family, of))
     }
     const pools: PoolUsage[] = []
-    for (const p of await ctx.tx.listPools(c.tenantId, d.id)) pools.push(poolUsage(p, await ctx.allocator(p)))
+    for (const p of await ctx.tx.listPools(c.tenantId, d.id))
+      pools.push(poolUsage(p, await ctx.allocator(p)))
     return { domain: d.name, families, pools }
   }
 }
@@ -284,7 +341,8 @@ export function checkQuery(q: string): void {
   try {
     Prefix.parse(q.trim(), { lenient: true })
   } catch (e) {
-    if (isCasmError(e)) throw new CasmError(e.code, `q: ${e.message}`, { ...e.details, path: '/q' }, { cause: e })
+    if (isCasmError(e))
+      throw new CasmError(e.code, `q: ${e.message}`, { ...e.details, path: '/q' }, { cause: e })
     throw e
   }
 }

@@ -138,7 +138,12 @@ export interface StoreReader {
   /** Every pool of every tenant (for metrics and warming the caches). */
   listAllPools(): Promise<Pool[]>
   /** Ranges of any pool of a domain and family overlapping first..last. */
-  poolRangesOverlapping(domainId: string, family: Family, first: bigint, last: bigint): Promise<PoolRangeRow[]>
+  poolRangesOverlapping(
+    domainId: string,
+    family: Family,
+    first: bigint,
+    last: bigint,
+  ): Promise<PoolRangeRow[]>
   poolVersion(poolId: string): Promise<PoolVersion | undefined>
 
   getDevice(tenantId: string, idOrName: string): Promise<Device | undefined>
@@ -152,9 +157,20 @@ export interface StoreReader {
   /** Units of a pool changed after pool version `since`, to bring a cached allocator up to date. */
   unitsChangedSince(poolId: string, since: number): Promise<AllocationRow[]>
   /** Live units of a domain and family overlapping first..last, in address order. */
-  liveUnitsOverlapping(domainId: string, family: Family, first: bigint, last: bigint, limit: number): Promise<AllocationRow[]>
+  liveUnitsOverlapping(
+    domainId: string,
+    family: Family,
+    first: bigint,
+    last: bigint,
+    limit: number,
+  ): Promise<AllocationRow[]>
   /** Counts of live units inside first..last of a domain, by type and prefix length. */
-  liveUsageIn(domainId: string, family: Family, first: bigint, last: bigint): Promise<{ type: AllocationType; length: number; count: number }[]>
+  liveUsageIn(
+    domainId: string,
+    family: Family,
+    first: bigint,
+    last: bigint,
+  ): Promise<{ type: AllocationType; length: number; count: number }[]>
   /** Live units whose `expiresAt` or `quarantineUntil` is at or before `now`. */
   dueUnits(now: number, limit: number): Promise<AllocationRow[]>
 

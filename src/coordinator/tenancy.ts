@@ -32,7 +32,15 @@ export function newSecret(): string {
 
 /** A token as shown (never with its hash). */
 export function tokenView(t: TokenRow | Token): Token {
-  return { id: t.id, tenantId: t.tenantId, name: t.name, role: t.role, deviceId: t.deviceId, createdAt: t.createdAt, revokedAt: t.revokedAt }
+  return {
+    id: t.id,
+    tenantId: t.tenantId,
+    name: t.name,
+    role: t.role,
+    deviceId: t.deviceId,
+    createdAt: t.createdAt,
+    revokedAt: t.revokedAt,
+  }
 }
 
 /**
@@ -57,13 +65,27 @@ export async function authenticate(
   if (token.tenantId === null) {
     const tenant = await reader.getTenant(tenantName ?? DEFAULT_TENANT)
     if (tenant === undefined) throw notFound('tenant', tenantName ?? DEFAULT_TENANT)
-    return { tokenId: token.id, role: token.role, tenantId: tenant.id, root: true, deviceId: token.deviceId, requestId }
+    return {
+      tokenId: token.id,
+      role: token.role,
+      tenantId: tenant.id,
+      root: true,
+      deviceId: token.deviceId,
+      requestId,
+    }
   }
   if (tenantName !== undefined) {
     const named = await reader.getTenant(tenantName)
     if (named?.id !== token.tenantId) throw notFound('tenant', tenantName)
   }
-  return { tokenId: token.id, role: token.role, tenantId: token.tenantId, root: false, deviceId: token.deviceId, requestId }
+  return {
+    tokenId: token.id,
+    role: token.role,
+    tenantId: token.tenantId,
+    root: false,
+    deviceId: token.deviceId,
+    requestId,
+  }
 }
 
 /** Creates the default tenant and a root admin token when the store has no token at all. */
@@ -74,7 +96,15 @@ export function bootstrap(): WriteOp<{ secret: string; token: Token } | undefine
     if (tenant === undefined) {
       tenant = { id: newId('tenant'), name: DEFAULT_TENANT, createdAt: ctx.now }
       await ctx.tx.insertTenant(tenant)
-      ctx.emit({ tenantId: tenant.id, actor: 'system', action: 'tenant.create', objectType: 'tenant', objectId: tenant.id, after: tenant, reason: 'first start' })
+      ctx.emit({
+        tenantId: tenant.id,
+        actor: 'system',
+        action: 'tenant.create',
+        objectType: 'tenant',
+        objectId: tenant.id,
+        after: tenant,
+        reason: 'first start',
+      })
     }
     const secret = newSecret()
     const row: TokenRow = {
@@ -88,7 +118,15 @@ export function bootstrap(): WriteOp<{ secret: string; token: Token } | undefine
       revokedAt: null,
     }
     await ctx.tx.insertToken(row)
-    ctx.emit({ tenantId: null, actor: 'system', action: 'token.create', objectType: 'token', objectId: row.id, after: tokenView(row), reason: 'first start: root admin token' })
+    ctx.emit({
+      tenantId: null,
+      actor: 'system',
+      action: 'token.create',
+      objectType: 'token',
+      objectId: row.id,
+      after: tokenView(row),
+      reason: 'first start: root admin token',
+    })
     return { secret, token: tokenView(row) }
   }
 }
@@ -105,11 +143,21 @@ export function createTenant(c: Caller, input: { name: string }): WriteOp<Tenant
     requireRoot(c)
     checkName(input.name)
     if ((await ctx.tx.getTenant(input.name)) !== undefined) {
-      throw new CasmError('CASM_ERR_ALREADY_EXISTS', `tenant '${input.name}' already exists`, { name: input.name })
+      throw new CasmError('CASM_ERR_ALREADY_EXISTS', `tenant '${input.name}' already exists`, {
+        name: input.name,
+      })
     }
     const tenant: Tenant = { id: newId('tenant'), name: input.name, createdAt: ctx.now }
     await ctx.tx.insertTenant(tenant)
-    ctx.emit({ tenantId: tenant.id, actor: actorOf(c), action: 'tenant.create', objectType: 'tenant', objectId: tenant.id, after: tenant, requestId: c.requestId })
+    ctx.emit({
+      tenantId: tenant.id,
+      actor: actorOf(c),
+      action: 'tenant.create',
+      objectType: 'tenant',
+      objectId: tenant.id,
+      after: tenant,
+      requestId: c.requestId,
+    })
     return tenant
   }
 }
@@ -130,7 +178,15 @@ export function deleteTenant(c: Caller, key: string): WriteOp<void> {
       )
     }
     await ctx.tx.deleteTenant(tenant.id)
-    ctx.emit({ tenantId: tenant.id, actor: actorOf(c), action: 'tenant.delete', objectType: 'tenant', objectId: tenant.id, before: tenant, requestId: c.requestId })
+    ctx.emit({
+      tenantId: tenant.id,
+      actor: actorOf(c),
+      action: 'tenant.delete',
+      objectType: 'tenant',
+      objectId: tenant.id,
+      before: tenant,
+      requestId: c.requestId,
+    })
   }
 }
 
@@ -150,12 +206,18 @@ export interface TokenInput {
  * Creates a token; the secret is returned once and never stored. Admins create tokens in their
  * tenant; root admins in any tenant, or root tokens.
  */
-export function createToken(c: Caller, input: TokenInput): WriteOp<{ secret: string; token: Token }> {
+export function createToken(
+  c: Caller,
+  input: TokenInput,
+): WriteOp<{ secret: string; token: Token }> {
   return async (ctx) => {
     requireRole(c, 'admin')
     checkName(input.name)
     if (!ROLES.includes(input.role)) {
-      throw new CasmError('CASM_ERR_VALIDATION', `role '${String(input.role)}' is not one of ${ROLES.join(', ')}`)
+      throw new CasmError(
+        'CASM_ERR_VALIDATION',
+        `role '${String(input.role)}' is not one of ${ROLES.join(', ')}`,
+      )
     }
     let tenantId: string | null = c.tenantId
     if (input.root === true) {
@@ -166,15 +228,20 @@ export function createToken(c: Caller, input: TokenInput): WriteOp<{ secret: str
       tenantId = null
     } else if (input.tenant !== undefined) {
       const t = await ctx.tx.getTenant(input.tenant)
-      if (t === undefined || (!c.root && t.id !== c.tenantId)) throw notFound('tenant', input.tenant)
+      if (t === undefined || (!c.root && t.id !== c.tenantId))
+        throw notFound('tenant', input.tenant)
       tenantId = t.id
     }
     let deviceId: string | null = null
     if (input.role === 'device') {
       if (input.device === undefined || tenantId === null) {
-        throw new CasmError('CASM_ERR_VALIDATION', 'a device token needs the device it speaks for', {
-          errors: [{ path: '/device', message: 'required for role device' }],
-        })
+        throw new CasmError(
+          'CASM_ERR_VALIDATION',
+          'a device token needs the device it speaks for',
+          {
+            errors: [{ path: '/device', message: 'required for role device' }],
+          },
+        )
       }
       const d = await ctx.tx.getDevice(tenantId, input.device)
       if (d === undefined) throw notFound('device', input.device)
@@ -194,7 +261,15 @@ export function createToken(c: Caller, input: TokenInput): WriteOp<{ secret: str
       revokedAt: null,
     }
     await ctx.tx.insertToken(row)
-    ctx.emit({ tenantId, actor: actorOf(c), action: 'token.create', objectType: 'token', objectId: row.id, after: tokenView(row), requestId: c.requestId })
+    ctx.emit({
+      tenantId,
+      actor: actorOf(c),
+      action: 'token.create',
+      objectType: 'token',
+      objectId: row.id,
+      after: tokenView(row),
+      requestId: c.requestId,
+    })
     return { secret, token: tokenView(row) }
   }
 }
@@ -215,7 +290,16 @@ export function revokeToken(c: Caller, id: string): WriteOp<Token> {
     if (row.revokedAt !== null) return tokenView(row)
     await ctx.tx.revokeToken(id, ctx.now)
     const after = { ...tokenView(row), revokedAt: ctx.now }
-    ctx.emit({ tenantId: row.tenantId, actor: actorOf(c), action: 'token.revoke', objectType: 'token', objectId: id, before: tokenView(row), after, requestId: c.requestId })
+    ctx.emit({
+      tenantId: row.tenantId,
+      actor: actorOf(c),
+      action: 'token.revoke',
+      objectType: 'token',
+      objectId: id,
+      before: tokenView(row),
+      after,
+      requestId: c.requestId,
+    })
     return after
   }
 }

@@ -5,7 +5,11 @@
  * @module
  */
 
-import { type AllocationStrategy, ALLOCATION_STRATEGIES, defaultStrategy } from '../alloc/prefix-allocator.js'
+import {
+  type AllocationStrategy,
+  ALLOCATION_STRATEGIES,
+  defaultStrategy,
+} from '../alloc/prefix-allocator.js'
 import { CasmError } from '../errors/casm-error.js'
 import { type Family, familyWidth } from '../ip/index.js'
 
@@ -63,7 +67,9 @@ export interface PoolPolicy {
 }
 
 /** A partial policy as a request gives it; missing fields take defaults. */
-export type PoolPolicyInput = Partial<Omit<PoolPolicy, 'unit'>> & { readonly unit?: Partial<UnitLengths> }
+export type PoolPolicyInput = Partial<Omit<PoolPolicy, 'unit'>> & {
+  readonly unit?: Partial<UnitLengths>
+}
 
 /** Default unit lengths by family: /27 of IPv4 (32 subscribers), /56 of IPv6, /40 of MAC. */
 const DEFAULT_UNIT: Readonly<Record<Family, UnitLengths>> = {
@@ -97,7 +103,11 @@ function bad(field: string, why: string, value: unknown): CasmError {
  *
  * @throws CasmError `CASM_ERR_VALIDATION` naming the field.
  */
-export function resolvePolicy(family: Family, input: PoolPolicyInput | undefined, base = defaultPolicy(family)): PoolPolicy {
+export function resolvePolicy(
+  family: Family,
+  input: PoolPolicyInput | undefined,
+  base = defaultPolicy(family),
+): PoolPolicy {
   const width = familyWidth(family)
   const unit = { ...base.unit, ...(input?.unit ?? {}) }
   const policy: PoolPolicy = { ...base, ...(input ?? {}), unit }
@@ -108,7 +118,11 @@ export function resolvePolicy(family: Family, input: PoolPolicyInput | undefined
     }
   }
   if (!(unit.min <= unit.default && unit.default <= unit.max)) {
-    throw bad('unit', `needs min <= default <= max (shorter prefixes are larger): got /${unit.min}, /${unit.default}, /${unit.max}`, unit)
+    throw bad(
+      'unit',
+      `needs min <= default <= max (shorter prefixes are larger): got /${unit.min}, /${unit.default}, /${unit.max}`,
+      unit,
+    )
   }
   if (!ALLOCATION_STRATEGIES.includes(policy.strategy)) {
     throw bad('strategy', `must be one of ${ALLOCATION_STRATEGIES.join(', ')}`, policy.strategy)
@@ -117,7 +131,11 @@ export function resolvePolicy(family: Family, input: PoolPolicyInput | undefined
     throw bad('highWatermark', 'must be in (0, 1]', policy.highWatermark)
   }
   if (!(policy.lowWatermark >= 0 && policy.lowWatermark < policy.highWatermark)) {
-    throw bad('lowWatermark', `must be in [0, highWatermark=${policy.highWatermark})`, policy.lowWatermark)
+    throw bad(
+      'lowWatermark',
+      `must be in [0, highWatermark=${policy.highWatermark})`,
+      policy.lowWatermark,
+    )
   }
   for (const key of ['holdDown', 'lifetime', 'quarantine'] as const) {
     const v = policy[key]
@@ -140,7 +158,15 @@ export function unitLength(policy: PoolPolicy, hint: number | undefined): number
     throw new CasmError(
       'CASM_ERR_VALIDATION',
       `length /${hint} is outside this pool's unit bounds /${policy.unit.min} to /${policy.unit.max}`,
-      { errors: [{ path: '/length', message: `must be between ${policy.unit.min} and ${policy.unit.max}`, value: hint }] },
+      {
+        errors: [
+          {
+            path: '/length',
+            message: `must be between ${policy.unit.min} and ${policy.unit.max}`,
+            value: hint,
+          },
+        ],
+      },
     )
   }
   return hint

@@ -26,7 +26,14 @@ export interface RequestorAttributes {
 }
 
 /** The attribute names a selector may test; `custom.KEY` tests a custom attribute. */
-export const SELECTOR_ATTRIBUTES = ['function', 'formFactor', 'plane', 'segmentId', 'segmentType', 'scope'] as const
+export const SELECTOR_ATTRIBUTES = [
+  'function',
+  'formFactor',
+  'plane',
+  'segmentId',
+  'segmentType',
+  'scope',
+] as const
 
 /**
  * A pool's selectors: for each attribute, the values it serves. A requestor matches when, for
@@ -46,7 +53,9 @@ export type Selectors = Readonly<Record<string, readonly string[]>>
  */
 export function checkSelectors(selectors: Selectors): void {
   for (const [key, values] of Object.entries(selectors)) {
-    const known = (SELECTOR_ATTRIBUTES as readonly string[]).includes(key) || /^custom\.[A-Za-z0-9_.-]{1,64}$/.test(key)
+    const known =
+      (SELECTOR_ATTRIBUTES as readonly string[]).includes(key) ||
+      /^custom\.[A-Za-z0-9_.-]{1,64}$/.test(key)
     if (!known) {
       throw new CasmError(
         'CASM_ERR_VALIDATION',
@@ -73,7 +82,10 @@ function valueOf(attrs: RequestorAttributes, key: string): string | undefined {
  * How well `attrs` matches `selectors`: `undefined` when it does not, otherwise the number of
  * attributes tested (more tested attributes = a more specific pool).
  */
-export function matchSelectors(selectors: Selectors, attrs: RequestorAttributes): number | undefined {
+export function matchSelectors(
+  selectors: Selectors,
+  attrs: RequestorAttributes,
+): number | undefined {
   let score = 0
   for (const [key, values] of Object.entries(selectors)) {
     const v = valueOf(attrs, key)
@@ -94,13 +106,19 @@ export interface SelectablePool {
  * Orders the pools that serve `attrs`: higher priority first, then more specific selectors, then
  * name. Pools whose selectors do not match are left out.
  */
-export function rankPools<P extends SelectablePool>(pools: readonly P[], attrs: RequestorAttributes): { pool: P; matched: number }[] {
+export function rankPools<P extends SelectablePool>(
+  pools: readonly P[],
+  attrs: RequestorAttributes,
+): { pool: P; matched: number }[] {
   const hits: { pool: P; matched: number }[] = []
   for (const pool of pools) {
     const matched = matchSelectors(pool.selectors, attrs)
     if (matched !== undefined) hits.push({ pool, matched })
   }
   return hits.sort(
-    (a, b) => b.pool.priority - a.pool.priority || b.matched - a.matched || a.pool.name.localeCompare(b.pool.name),
+    (a, b) =>
+      b.pool.priority - a.pool.priority ||
+      b.matched - a.matched ||
+      a.pool.name.localeCompare(b.pool.name),
   )
 }

@@ -200,7 +200,13 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'initial schema',
-    sqlite: V1_COMMON({ bytes: 'BLOB', bool: 'INTEGER', time: 'INTEGER', json: 'TEXT', seq: 'INTEGER' }),
+    sqlite: V1_COMMON({
+      bytes: 'BLOB',
+      bool: 'INTEGER',
+      time: 'INTEGER',
+      json: 'TEXT',
+      seq: 'INTEGER',
+    }),
     postgres: `
 CREATE EXTENSION IF NOT EXISTS btree_gist;
 ${V1_COMMON({ bytes: 'BYTEA', bool: 'BOOLEAN', time: 'BIGINT', json: 'TEXT', seq: 'BIGINT' })}

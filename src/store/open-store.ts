@@ -37,7 +37,10 @@ export function openStore(config: StoreConfig): Store {
   const url = config.databaseUrl
   if (url !== undefined && url !== '') {
     if (!/^postgres(ql)?:\/\//.test(url)) {
-      throw new CasmError('CASM_ERR_VALIDATION', `DATABASE_URL must start with postgres:// (got ${redactUrl(url)})`)
+      throw new CasmError(
+        'CASM_ERR_VALIDATION',
+        `DATABASE_URL must start with postgres:// (got ${redactUrl(url)})`,
+      )
     }
     return new SqlStore(new PostgresDriver({ url }), redactUrl(url))
   }

@@ -41,5 +41,7 @@ export function toBytes(value: bigint): Buffer {
 /** Converts 16 big-endian bytes back to the address value. */
 export function fromBytes(bytes: unknown): bigint {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`expected bytes, got ${typeof bytes}`)
-  return BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') || '0'}`)
+  return BigInt(
+    `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') || '0'}`,
+  )
 }

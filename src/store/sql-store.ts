@@ -35,7 +35,14 @@ import type {
   WriteTx,
 } from '../coordinator/store.js'
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
-import { type SqlDriver, type SqlExecutor, type SqlRow, type SqlValue, fromBytes, toBytes } from './sql-driver.js'
+import {
+  type SqlDriver,
+  type SqlExecutor,
+  type SqlRow,
+  type SqlValue,
+  fromBytes,
+  toBytes,
+} from './sql-driver.js'
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : String(v))
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v))
@@ -204,7 +211,10 @@ class SqlReader implements StoreReader {
   }
 
   async getTenant(idOrName: string): Promise<Tenant | undefined> {
-    const r = await this.q.get(`SELECT * FROM tenant WHERE ${looksLikeId(idOrName) ? 'id' : 'name'} = ?`, [idOrName])
+    const r = await this.q.get(
+      `SELECT * FROM tenant WHERE ${looksLikeId(idOrName) ? 'id' : 'name'} = ?`,
+      [idOrName],
+    )
     return r === undefined ? undefined : tenantOf(r)
   }
 
@@ -239,12 +249,17 @@ class SqlReader implements StoreReader {
 
   async getDomain(tenantId: string, idOrName: string): Promise<Domain | undefined> {
     const col = looksLikeId(idOrName) ? 'id' : 'name'
-    const r = await this.q.get(`SELECT * FROM domain WHERE tenant_id = ? AND ${col} = ?`, [tenantId, idOrName])
+    const r = await this.q.get(`SELECT * FROM domain WHERE tenant_id = ? AND ${col} = ?`, [
+      tenantId,
+      idOrName,
+    ])
     return r === undefined ? undefined : domainOf(r)
   }
 
   async listDomains(tenantId: string): Promise<Domain[]> {
-    return (await this.q.all('SELECT * FROM domain WHERE tenant_id = ? ORDER BY name', [tenantId])).map(domainOf)
+    return (
+      await this.q.all('SELECT * FROM domain WHERE tenant_id = ? ORDER BY name', [tenantId])
+    ).map(domainOf)
   }
 
   async getBlock(tenantId: string, id: string): Promise<Block | undefined> {
@@ -255,15 +270,23 @@ class SqlReader implements StoreReader {
   async listBlocks(tenantId: string, domainId?: string): Promise<Block[]> {
     const rows =
       domainId === undefined
-        ? await this.q.all('SELECT * FROM block WHERE tenant_id = ? ORDER BY domain_id, family, first', [tenantId])
-        : await this.q.all('SELECT * FROM block WHERE tenant_id = ? AND domain_id = ? ORDER BY family, first', [
-            tenantId,
-            domainId,
-          ])
+        ? await this.q.all(
+            'SELECT * FROM block WHERE tenant_id = ? ORDER BY domain_id, family, first',
+            [tenantId],
+          )
+        : await this.q.all(
+            'SELECT * FROM block WHERE tenant_id = ? AND domain_id = ? ORDER BY family, first',
+            [tenantId, domainId],
+          )
     return rows.map(blockOf)
   }
 
-  async blocksOverlapping(domainId: string, family: Family, first: bigint, last: bigint): Promise<Block[]> {
+  async blocksOverlapping(
+    domainId: string,
+    family: Family,
+    first: bigint,
+    last: bigint,
+  ): Promise<Block[]> {
     const rows = await this.q.all(
       'SELECT * FROM block WHERE domain_id = ? AND family = ? AND first <= ? AND last >= ? ORDER BY first',
       [domainId, family, toBytes(last), toBytes(first)],
@@ -273,7 +296,10 @@ class SqlReader implements StoreReader {
 
   async getPool(tenantId: string, idOrName: string): Promise<Pool | undefined> {
     const col = looksLikeId(idOrName) ? 'id' : 'name'
-    const r = await this.q.get(`SELECT * FROM pool WHERE tenant_id = ? AND ${col} = ?`, [tenantId, idOrName])
+    const r = await this.q.get(`SELECT * FROM pool WHERE tenant_id = ? AND ${col} = ?`, [
+      tenantId,
+      idOrName,
+    ])
     return r === undefined ? undefined : poolOf(r)
   }
 
@@ -281,7 +307,10 @@ class SqlReader implements StoreReader {
     const rows =
       domainId === undefined
         ? await this.q.all('SELECT * FROM pool WHERE tenant_id = ? ORDER BY name', [tenantId])
-        : await this.q.all('SELECT * FROM pool WHERE tenant_id = ? AND domain_id = ? ORDER BY name', [tenantId, domainId])
+        : await this.q.all(
+            'SELECT * FROM pool WHERE tenant_id = ? AND domain_id = ? ORDER BY name',
+            [tenantId, domainId],
+          )
     return rows.map(poolOf)
   }
 
@@ -289,31 +318,50 @@ class SqlReader implements StoreReader {
     return (await this.q.all('SELECT * FROM pool ORDER BY tenant_id, name')).map(poolOf)
   }
 
-  async poolRangesOverlapping(domainId: string, family: Family, first: bigint, last: bigint): Promise<PoolRangeRow[]> {
+  async poolRangesOverlapping(
+    domainId: string,
+    family: Family,
+    first: bigint,
+    last: bigint,
+  ): Promise<PoolRangeRow[]> {
     const rows = await this.q.all(
       'SELECT pool_id, first, last FROM pool_range WHERE domain_id = ? AND family = ? AND first <= ? AND last >= ? ORDER BY first',
       [domainId, family, toBytes(last), toBytes(first)],
     )
-    return rows.map((r) => ({ poolId: str(r['pool_id']), first: fromBytes(r['first']), last: fromBytes(r['last']) }))
+    return rows.map((r) => ({
+      poolId: str(r['pool_id']),
+      first: fromBytes(r['first']),
+      last: fromBytes(r['last']),
+    }))
   }
 
   async poolVersion(poolId: string): Promise<PoolVersion | undefined> {
     const r = await this.q.get('SELECT version, space_version FROM pool WHERE id = ?', [poolId])
-    return r === undefined ? undefined : { version: num(r['version']), spaceVersion: num(r['space_version']) }
+    return r === undefined
+      ? undefined
+      : { version: num(r['version']), spaceVersion: num(r['space_version']) }
   }
 
   async getDevice(tenantId: string, idOrName: string): Promise<Device | undefined> {
     const col = looksLikeId(idOrName) ? 'id' : 'name'
-    const r = await this.q.get(`SELECT * FROM device WHERE tenant_id = ? AND ${col} = ?`, [tenantId, idOrName])
+    const r = await this.q.get(`SELECT * FROM device WHERE tenant_id = ? AND ${col} = ?`, [
+      tenantId,
+      idOrName,
+    ])
     return r === undefined ? undefined : deviceOf(r)
   }
 
   async listDevices(tenantId: string): Promise<Device[]> {
-    return (await this.q.all('SELECT * FROM device WHERE tenant_id = ? ORDER BY name', [tenantId])).map(deviceOf)
+    return (
+      await this.q.all('SELECT * FROM device WHERE tenant_id = ? ORDER BY name', [tenantId])
+    ).map(deviceOf)
   }
 
   async getAllocation(tenantId: string, id: string): Promise<AllocationRow | undefined> {
-    const r = await this.q.get(`SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE tenant_id = ? AND id = ?`, [tenantId, id])
+    const r = await this.q.get(
+      `SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE tenant_id = ? AND id = ?`,
+      [tenantId, id],
+    )
     return r === undefined ? undefined : allocationOf(r)
   }
 
@@ -343,12 +391,19 @@ class SqlReader implements StoreReader {
     return { where: clauses.join(' AND '), params }
   }
 
-  async listAllocations(tenantId: string, filter: AllocationFilter, page: Page): Promise<AllocationRow[]> {
+  async listAllocations(
+    tenantId: string,
+    filter: AllocationFilter,
+    page: Page,
+  ): Promise<AllocationRow[]> {
     const { where, params } = this.#allocationWhere(tenantId, filter)
     const after = page.after === undefined ? '' : ' AND id > ?'
     if (page.after !== undefined) params.push(page.after)
     params.push(page.limit)
-    const rows = await this.q.all(`SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE ${where}${after} ORDER BY id LIMIT ?`, params)
+    const rows = await this.q.all(
+      `SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE ${where}${after} ORDER BY id LIMIT ?`,
+      params,
+    )
     return rows.map(allocationOf)
   }
 
@@ -359,7 +414,10 @@ class SqlReader implements StoreReader {
   }
 
   async liveUnits(poolId: string): Promise<AllocationRow[]> {
-    const rows = await this.q.all(`SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE pool_id = ? AND live = ?`, [poolId, true])
+    const rows = await this.q.all(
+      `SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE pool_id = ? AND live = ?`,
+      [poolId, true],
+    )
     return rows.map(allocationOf)
   }
 
@@ -371,7 +429,13 @@ class SqlReader implements StoreReader {
     return rows.map(allocationOf)
   }
 
-  async liveUnitsOverlapping(domainId: string, family: Family, first: bigint, last: bigint, limit: number): Promise<AllocationRow[]> {
+  async liveUnitsOverlapping(
+    domainId: string,
+    family: Family,
+    first: bigint,
+    last: bigint,
+    limit: number,
+  ): Promise<AllocationRow[]> {
     // The unit containing `first` starts at or before it: take the last such, then those inside.
     const before = await this.q.get(
       `SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE domain_id = ? AND family = ? AND live = ? AND first <= ? ORDER BY first DESC LIMIT 1`,
@@ -390,12 +454,21 @@ class SqlReader implements StoreReader {
     return out.slice(0, limit)
   }
 
-  async liveUsageIn(domainId: string, family: Family, first: bigint, last: bigint): Promise<{ type: AllocationType; length: number; count: number }[]> {
+  async liveUsageIn(
+    domainId: string,
+    family: Family,
+    first: bigint,
+    last: bigint,
+  ): Promise<{ type: AllocationType; length: number; count: number }[]> {
     const rows = await this.q.all(
       'SELECT type, length, COUNT(*) AS n FROM allocation WHERE domain_id = ? AND family = ? AND live = ? AND first >= ? AND last <= ? GROUP BY type, length',
       [domainId, family, true, toBytes(first), toBytes(last)],
     )
-    return rows.map((r) => ({ type: str(r['type']) as AllocationType, length: num(r['length']), count: num(r['n']) }))
+    return rows.map((r) => ({
+      type: str(r['type']) as AllocationType,
+      length: num(r['length']),
+      count: num(r['n']),
+    }))
   }
 
   async dueUnits(now: number, limit: number): Promise<AllocationRow[]> {
@@ -411,7 +484,10 @@ class SqlReader implements StoreReader {
   }
 
   async getReservation(tenantId: string, id: string): Promise<Reservation | undefined> {
-    const r = await this.q.get('SELECT * FROM reservation WHERE tenant_id = ? AND id = ?', [tenantId, id])
+    const r = await this.q.get('SELECT * FROM reservation WHERE tenant_id = ? AND id = ?', [
+      tenantId,
+      id,
+    ])
     return r === undefined ? undefined : reservationOf(r)
   }
 
@@ -419,7 +495,10 @@ class SqlReader implements StoreReader {
     const rows =
       poolId === undefined
         ? await this.q.all('SELECT * FROM reservation WHERE tenant_id = ? ORDER BY id', [tenantId])
-        : await this.q.all('SELECT * FROM reservation WHERE tenant_id = ? AND pool_id = ? ORDER BY id', [tenantId, poolId])
+        : await this.q.all(
+            'SELECT * FROM reservation WHERE tenant_id = ? AND pool_id = ? ORDER BY id',
+            [tenantId, poolId],
+          )
     return rows.map(reservationOf)
   }
 
@@ -457,12 +536,18 @@ class SqlReader implements StoreReader {
     }
     params.push(page.limit)
     const where = clauses.length === 0 ? '' : `WHERE ${clauses.join(' AND ')}`
-    const rows = await this.q.all(`SELECT ${EVENT_COLUMNS} FROM event ${where} ORDER BY seq LIMIT ?`, params)
+    const rows = await this.q.all(
+      `SELECT ${EVENT_COLUMNS} FROM event ${where} ORDER BY seq LIMIT ?`,
+      params,
+    )
     return rows.map(eventOf)
   }
 
   async scanEvents(after: number, limit: number): Promise<CasmEvent[]> {
-    const rows = await this.q.all(`SELECT ${EVENT_COLUMNS} FROM event WHERE seq > ? ORDER BY seq LIMIT ?`, [after, limit])
+    const rows = await this.q.all(
+      `SELECT ${EVENT_COLUMNS} FROM event WHERE seq > ? ORDER BY seq LIMIT ?`,
+      [after, limit],
+    )
     return rows.map(eventOf)
   }
 
@@ -472,7 +557,10 @@ class SqlReader implements StoreReader {
   }
 
   async getIdempotency(tenantId: string, key: string): Promise<IdempotencyRow | undefined> {
-    const r = await this.q.get('SELECT * FROM idempotency WHERE tenant_id = ? AND key = ?', [tenantId, key])
+    const r = await this.q.get('SELECT * FROM idempotency WHERE tenant_id = ? AND key = ?', [
+      tenantId,
+      key,
+    ])
     if (r === undefined) return undefined
     return {
       tenantId: str(r['tenant_id']),
@@ -487,7 +575,9 @@ class SqlReader implements StoreReader {
 
 /** PostgreSQL `cidr` text of a unit; MAC prefixes map into ::/80 (the family column keeps them apart). */
 function netOf(family: Family, first: bigint, length: number): string {
-  return family === 'mac' ? Prefix.of('ipv6', first, length + 80).toString() : Prefix.of(family, first, length).toString()
+  return family === 'mac'
+    ? Prefix.of('ipv6', first, length + 80).toString()
+    : Prefix.of(family, first, length).toString()
 }
 
 class SqlWriteTx extends SqlReader implements WriteTx {
@@ -510,7 +600,11 @@ class SqlWriteTx extends SqlReader implements WriteTx {
   }
 
   async insertTenant(t: Tenant): Promise<void> {
-    await this.q.run('INSERT INTO tenant (id, name, created_at) VALUES (?, ?, ?)', [t.id, t.name, t.createdAt])
+    await this.q.run('INSERT INTO tenant (id, name, created_at) VALUES (?, ?, ?)', [
+      t.id,
+      t.name,
+      t.createdAt,
+    ])
   }
 
   async deleteTenant(id: string): Promise<void> {
@@ -527,7 +621,10 @@ class SqlWriteTx extends SqlReader implements WriteTx {
   }
 
   async revokeToken(id: string, at: number): Promise<void> {
-    await this.q.run('UPDATE token SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [at, id])
+    await this.q.run('UPDATE token SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [
+      at,
+      id,
+    ])
   }
 
   async insertDomain(d: Domain): Promise<void> {
@@ -575,7 +672,17 @@ class SqlWriteTx extends SqlReader implements WriteTx {
   async updateBlock(b: Block, first: bigint, last: bigint): Promise<void> {
     await this.q.run(
       `UPDATE block SET first = ?, last = ?, space = ?, reserved = ?, source = ?, description = ?, tags = ?, updated_at = ? WHERE id = ?`,
-      [toBytes(first), toBytes(last), b.space, b.reserved, JSON.stringify(b.source), b.description, JSON.stringify(b.tags), b.updatedAt, b.id],
+      [
+        toBytes(first),
+        toBytes(last),
+        b.space,
+        b.reserved,
+        JSON.stringify(b.source),
+        b.description,
+        JSON.stringify(b.tags),
+        b.updatedAt,
+        b.id,
+      ],
     )
   }
 
@@ -585,13 +692,10 @@ class SqlWriteTx extends SqlReader implements WriteTx {
 
   async #insertRanges(p: Pool, ranges: readonly { first: bigint; last: bigint }[]): Promise<void> {
     for (const r of ranges) {
-      await this.q.run('INSERT INTO pool_range (pool_id, domain_id, family, first, last) VALUES (?, ?, ?, ?, ?)', [
-        p.id,
-        p.domainId,
-        p.family,
-        toBytes(r.first),
-        toBytes(r.last),
-      ])
+      await this.q.run(
+        'INSERT INTO pool_range (pool_id, domain_id, family, first, last) VALUES (?, ?, ?, ?, ?)',
+        [p.id, p.domainId, p.family, toBytes(r.first), toBytes(r.last)],
+      )
     }
   }
 
@@ -647,24 +751,33 @@ class SqlWriteTx extends SqlReader implements WriteTx {
   }
 
   async setPoolVersion(poolId: string, v: PoolVersion): Promise<void> {
-    await this.q.run('UPDATE pool SET version = ?, space_version = ? WHERE id = ?', [v.version, v.spaceVersion, poolId])
+    await this.q.run('UPDATE pool SET version = ?, space_version = ? WHERE id = ?', [
+      v.version,
+      v.spaceVersion,
+      poolId,
+    ])
   }
 
   async insertDevice(d: Device): Promise<void> {
     await this.q.run(
       'INSERT INTO device (id, tenant_id, name, attributes, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      [d.id, d.tenantId, d.name, JSON.stringify(d.attributes), d.description, d.createdAt, d.updatedAt],
+      [
+        d.id,
+        d.tenantId,
+        d.name,
+        JSON.stringify(d.attributes),
+        d.description,
+        d.createdAt,
+        d.updatedAt,
+      ],
     )
   }
 
   async updateDevice(d: Device): Promise<void> {
-    await this.q.run('UPDATE device SET name = ?, attributes = ?, description = ?, updated_at = ? WHERE id = ?', [
-      d.name,
-      JSON.stringify(d.attributes),
-      d.description,
-      d.updatedAt,
-      d.id,
-    ])
+    await this.q.run(
+      'UPDATE device SET name = ?, attributes = ?, description = ?, updated_at = ? WHERE id = ?',
+      [d.name, JSON.stringify(d.attributes), d.description, d.updatedAt, d.id],
+    )
   }
 
   async deleteDevice(id: string): Promise<void> {
@@ -744,7 +857,16 @@ class SqlWriteTx extends SqlReader implements WriteTx {
   async insertReservation(r: Reservation): Promise<void> {
     await this.q.run(
       'INSERT INTO reservation (id, tenant_id, pool_id, kind, target, prefixes, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      [r.id, r.tenantId, r.poolId, r.kind, JSON.stringify(r.target), JSON.stringify(r.prefixes), r.description, r.createdAt],
+      [
+        r.id,
+        r.tenantId,
+        r.poolId,
+        r.kind,
+        JSON.stringify(r.target),
+        JSON.stringify(r.prefixes),
+        r.description,
+        r.createdAt,
+      ],
     )
   }
 
@@ -826,7 +948,11 @@ export class SqlStore implements Store {
       for (const m of MIGRATIONS) {
         if (m.version <= from) continue
         await tx.exec(this.kind === 'sqlite' ? m.sqlite : m.postgres)
-        await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, Date.now()])
+        await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+          m.version,
+          m.name,
+          Date.now(),
+        ])
       }
       return { from, to: Math.max(from, SCHEMA_VERSION) }
     })

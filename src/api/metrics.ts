@@ -1,0 +1,103 @@
+/**
+ * Prometheus metrics: HTTP traffic, the writer, the allocator caches, and per-pool address
+ * gauges read at scrape time.
+ *
+ * @module
+ */
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Coordinator } from '../coordinator/coordinator.js'
+
+/** The metrics of one server. */
+export interface Metrics {
+  readonly contentType: string
+  observe(method: string, route: string, status: number, seconds: number): void
+  render(): Promise<string>
+}
+
+/** Creates the registry for `coordinator`. */
+export function createMetrics(coordinator: Coordinator): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'casm_process_' })
+  const requests = new Counter({
+    name: 'casm_http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  })
+  const duration = new Histogram({
+    name: 'casm_http_request_duration_seconds',
+    help: 'HTTP request duration',
+    labelNames: ['method', 'route'],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  })
+  const labels = ['tenant', 'pool', 'family'] as const
+  const addresses = new Gauge({
+    name: 'casm_pool_addresses',
+    help: 'Addresses of a pool by state (total, used, free, reserved, excluded)',
+    labelNames: [...labels, 'state'],
+    registers: [registry],
+  })
+  const utilisation = new Gauge({
+    name: 'casm_pool_utilisation_ratio',
+    help: 'Used / total addresses of a pool',
+    labelNames: labels,
+    registers: [registry],
+  })
+  const fragmentation = new Gauge({
+    name: 'casm_pool_fragmentation_ratio',
+    help: 'Default-size units still possible / ideal (1 = unfragmented)',
+    labelNames: labels,
+    registers: [registry],
+  })
+  const writer = new Gauge({
+    name: 'casm_writer',
+    help: 'Writer counters: batches, operations, failed batches, last batch size',
+    labelNames: ['counter'],
+    registers: [registry],
+  })
+  const cache = new Gauge({
+    name: 'casm_allocator_cache',
+    help: 'Allocator cache: pools cached, full rebuilds, incremental refreshes',
+    labelNames: ['counter'],
+    registers: [registry],
+  })
+
+  return {
+    contentType: registry.contentType,
+    observe(method, route, status, seconds) {
+      requests.inc({ method, route, status: String(status) })
+      duration.observe({ method, route }, seconds)
+    },
+    async render() {
+      addresses.reset()
+      utilisation.reset()
+      fragmentation.reset()
+      for (const { pool, usage } of await coordinator.allPoolUsage()) {
+        const l = { tenant: pool.tenantId, pool: pool.name, family: pool.family }
+        for (const state of [
+          'total',
+          'used',
+          'free',
+          'reserved',
+          'excluded',
+          'allocated',
+        ] as const) {
+          addresses.set({ ...l, state }, Number(usage[state]))
+        }
+        utilisation.set(l, usage.utilisation)
+        fragmentation.set(l, usage.fragmentation.ratio)
+      }
+      const s = coordinator.writerStats
+      writer.set({ counter: 'batches' }, s.batches)
+      writer.set({ counter: 'operations' }, s.operations)
+      writer.set({ counter: 'failed_batches' }, s.failedBatches)
+      writer.set({ counter: 'last_batch_size' }, s.lastBatchSize)
+      cache.set({ counter: 'pools' }, coordinator.cache.size)
+      cache.set({ counter: 'rebuilds' }, coordinator.cache.rebuilds)
+      cache.set({ counter: 'refreshes' }, coordinator.cache.refreshes)
+      return registry.metrics()
+    },
+  }
+}

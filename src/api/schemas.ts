@@ -1,0 +1,518 @@
+/**
+ * The API's JSON Schemas (TypeBox): requests are validated against them, responses serialised
+ * by them, and `/openapi.json` is generated from them. Addresses are canonical text; sizes that
+ * can exceed 2^53 (IPv6) are decimal strings; times are RFC 3339 UTC strings.
+ *
+ * @module
+ */
+
+import { Type, type Static, type TSchema } from 'typebox'
+
+const lit = <T extends string>(
+  values: readonly T[],
+  options: Record<string, unknown> = {},
+): TSchema =>
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  )
+
+export const Name = Type.String({
+  minLength: 1,
+  maxLength: 63,
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$',
+  description: 'Letters, digits, `.`, `_`, `-`; unique in its scope.',
+  examples: ['metro-east'],
+})
+export const Description = Type.String({ maxLength: 1000 })
+export const Tags = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })
+export const Time = Type.String({ format: 'date-time', examples: ['2026-11-25T12:00:00.000Z'] })
+export const NullableTime = Type.Union([Time, Type.Null()])
+export const Family = lit(['ipv4', 'ipv6', 'mac'])
+export const Id = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  examples: ['pool_0mwws3gu6000tas6va2w'],
+})
+export const Key = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: 'An id, or a name.',
+  examples: ['bng-pool-1'],
+})
+export const PrefixText = Type.String({
+  minLength: 2,
+  maxLength: 64,
+  description: 'A prefix in canonical text.',
+  examples: ['100.64.0.0/10'],
+})
+export const SpaceText = Type.String({
+  minLength: 2,
+  maxLength: 100,
+  description: 'A prefix (`100.64.0.0/10`) or a first-last range (`198.18.0.5-198.18.3.250`).',
+  examples: ['100.64.0.0/10'],
+})
+export const BigCount = Type.String({
+  pattern: '^[0-9]+$',
+  description: 'A count of addresses, as a decimal string.',
+  examples: ['65536'],
+})
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ examples: ['CASM_ERR_POOL_EXHAUSTED'] }),
+      message: Type.String(),
+      hint: Type.Optional(Type.String()),
+      details: Type.Optional(Type.Unknown()),
+      requestId: Type.Optional(Type.String()),
+    }),
+  },
+  { $id: 'Error', description: 'Every error answer: a stable code, a message, what to do next.' },
+)
+
+// ---- tenancy ---------------------------------------------------------------------------------
+
+export const Role = lit(['viewer', 'operator', 'admin', 'device'])
+
+export const Tenant = Type.Object({ id: Id, name: Type.String(), createdAt: Time })
+export const TenantInput = Type.Object({ name: Name }, { additionalProperties: false })
+
+export const Token = Type.Object({
+  id: Id,
+  name: Type.String(),
+  role: Role,
+  tenant: Type.Union([Id, Type.Null()], { description: 'null for a root token' }),
+  device: Type.Union([Id, Type.Null()]),
+  createdAt: Time,
+  revokedAt: NullableTime,
+})
+export const TokenInput = Type.Object(
+  {
+    name: Name,
+    role: Role,
+    tenant: Type.Optional(Key),
+    root: Type.Optional(
+      Type.Boolean({ description: 'Root admins: a token acting across tenants.' }),
+    ),
+    device: Type.Optional(Key),
+  },
+  { additionalProperties: false, examples: [{ name: 'noc-readonly', role: 'viewer' }] },
+)
+export const TokenCreated = Type.Object({
+  token: Token,
+  secret: Type.String({ description: 'The bearer secret. Shown once; casm keeps only its hash.' }),
+})
+
+// ---- domains and blocks ----------------------------------------------------------------------
+
+export const Domain = Type.Object({
+  id: Id,
+  name: Type.String(),
+  description: Type.String(),
+  createdAt: Time,
+  updatedAt: Time,
+})
+export const DomainInput = Type.Object(
+  { name: Name, description: Type.Optional(Description) },
+  {
+    additionalProperties: false,
+    examples: [{ name: 'internet', description: 'global routing table' }],
+  },
+)
+export const DomainPatch = Type.Object(
+  { name: Type.Optional(Name), description: Type.Optional(Description) },
+  { additionalProperties: false },
+)
+
+export const BlockSource = Type.Object(
+  {
+    rir: Type.Optional(Type.String({ maxLength: 32, examples: ['RIPE'] })),
+    originAs: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
+    notes: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  { additionalProperties: false },
+)
+export const SpecialPurpose = Type.Object({
+  prefix: Type.String(),
+  name: Type.String(),
+  rfc: Type.String(),
+})
+export const Block = Type.Object({
+  id: Id,
+  domain: Id,
+  family: Family,
+  space: Type.String(),
+  reserved: Type.Boolean(),
+  source: BlockSource,
+  description: Type.String(),
+  tags: Tags,
+  specialPurpose: Type.Array(SpecialPurpose, {
+    description: 'Special-purpose registry entries the block overlaps (RFC 6890).',
+  }),
+  createdAt: Time,
+  updatedAt: Time,
+})
+export const BlockInput = Type.Object(
+  {
+    domain: Key,
+    space: SpaceText,
+    reserved: Type.Optional(Type.Boolean()),
+    source: Type.Optional(BlockSource),
+    description: Type.Optional(Description),
+    tags: Type.Optional(Tags),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ domain: 'internet', space: '100.64.0.0/10', source: { rir: 'private' } }],
+  },
+)
+export const BlockPatch = Type.Object(
+  {
+    space: Type.Optional(SpaceText),
+    reserved: Type.Optional(Type.Boolean()),
+    source: Type.Optional(BlockSource),
+    description: Type.Optional(Description),
+    tags: Type.Optional(Tags),
+  },
+  { additionalProperties: false },
+)
+
+// ---- pools -----------------------------------------------------------------------------------
+
+export const PoolKind = lit([
+  'subscriber',
+  'cgn',
+  'ds-lite',
+  'lw4o6',
+  'map',
+  'dhcp',
+  'pd',
+  'static',
+  'multicast',
+  'custom',
+])
+export const Strategy = lit(['dense', 'sparse', 'adjacent'])
+const Seconds = Type.Integer({ minimum: 0, maximum: 315360000 })
+const Length = Type.Integer({ minimum: 0, maximum: 128 })
+export const Policy = Type.Object({
+  unit: Type.Object({ min: Length, default: Length, max: Length }),
+  strategy: Strategy,
+  highWatermark: Type.Number(),
+  lowWatermark: Type.Number(),
+  holdDown: Seconds,
+  lifetime: Seconds,
+  quarantine: Seconds,
+})
+export const PolicyInput = Type.Object(
+  {
+    unit: Type.Optional(
+      Type.Object(
+        { min: Type.Optional(Length), default: Type.Optional(Length), max: Type.Optional(Length) },
+        { additionalProperties: false },
+      ),
+    ),
+    strategy: Type.Optional(Strategy),
+    highWatermark: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+    lowWatermark: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
+    holdDown: Type.Optional(Seconds),
+    lifetime: Type.Optional(Seconds),
+    quarantine: Type.Optional(Seconds),
+  },
+  {
+    additionalProperties: false,
+    description: 'Missing fields take the defaults of the family (or stay as they are on change).',
+  },
+)
+export const Selectors = Type.Record(
+  Type.String({ maxLength: 80 }),
+  Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 256 }),
+  {
+    description: 'Attribute → accepted values; `custom.KEY` tests a custom attribute.',
+    examples: [{ function: ['bng'], scope: ['public'] }],
+  },
+)
+export const Pool = Type.Object({
+  id: Id,
+  name: Type.String(),
+  domain: Id,
+  kind: PoolKind,
+  family: Family,
+  space: Type.Array(Type.String()),
+  policy: Policy,
+  priority: Type.Integer(),
+  selectors: Selectors,
+  tags: Tags,
+  description: Type.String(),
+  createdAt: Time,
+  updatedAt: Time,
+})
+export const PoolInput = Type.Object(
+  {
+    name: Name,
+    domain: Key,
+    kind: PoolKind,
+    space: Type.Array(SpaceText, { minItems: 1, maxItems: 4096 }),
+    policy: Type.Optional(PolicyInput),
+    priority: Type.Optional(Type.Integer({ minimum: -1000000, maximum: 1000000 })),
+    selectors: Type.Optional(Selectors),
+    tags: Type.Optional(Tags),
+    description: Type.Optional(Description),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        name: 'bng-east',
+        domain: 'internet',
+        kind: 'subscriber',
+        space: ['100.64.0.0/16'],
+        policy: { unit: { default: 27 } },
+      },
+    ],
+  },
+)
+export const PoolPatch = Type.Object(
+  {
+    name: Type.Optional(Name),
+    kind: Type.Optional(PoolKind),
+    space: Type.Optional(Type.Array(SpaceText, { minItems: 1, maxItems: 4096 })),
+    policy: Type.Optional(PolicyInput),
+    priority: Type.Optional(Type.Integer({ minimum: -1000000, maximum: 1000000 })),
+    selectors: Type.Optional(Selectors),
+    tags: Type.Optional(Tags),
+    description: Type.Optional(Description),
+  },
+  { additionalProperties: false },
+)
+
+// ---- devices ---------------------------------------------------------------------------------
+
+export const Attributes = Type.Object(
+  {
+    function: Type.Optional(Type.String({ maxLength: 64, examples: ['bng'] })),
+    formFactor: Type.Optional(lit(['physical', 'virtual'])),
+    plane: Type.Optional(lit(['management', 'control', 'data'])),
+    segmentId: Type.Optional(Type.String({ maxLength: 64 })),
+    segmentType: Type.Optional(lit(['point-to-point', 'multi-point', 'loopback'])),
+    scope: Type.Optional(lit(['private', 'public', 'vpn', 'unicast', 'multicast'])),
+    custom: Type.Optional(
+      Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 256 })),
+    ),
+  },
+  { additionalProperties: false, description: 'Requestor attributes of RF-4.2.2.' },
+)
+export const Device = Type.Object({
+  id: Id,
+  name: Type.String(),
+  attributes: Attributes,
+  description: Type.String(),
+  createdAt: Time,
+  updatedAt: Time,
+})
+export const DeviceInput = Type.Object(
+  { name: Name, attributes: Type.Optional(Attributes), description: Type.Optional(Description) },
+  {
+    additionalProperties: false,
+    examples: [
+      { name: 'bng-01', attributes: { function: 'bng', formFactor: 'physical', scope: 'public' } },
+    ],
+  },
+)
+export const DevicePatch = Type.Object(
+  {
+    name: Type.Optional(Name),
+    attributes: Type.Optional(Attributes),
+    description: Type.Optional(Description),
+  },
+  { additionalProperties: false },
+)
+
+// ---- grants, assignments, reservations -------------------------------------------------------
+
+export const State = lit(['active', 'draining', 'released', 'quarantined', 'expired', 'free'])
+export const Grant = Type.Object({
+  id: Id,
+  pool: Id,
+  device: Id,
+  prefix: Type.String(),
+  state: State,
+  createdAt: Time,
+  updatedAt: Time,
+  expiresAt: NullableTime,
+  releasedAt: NullableTime,
+  quarantineUntil: NullableTime,
+})
+export const GrantInput = Type.Object(
+  {
+    device: Key,
+    length: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 128,
+        description: "Prefix length; the pool's default unit when omitted.",
+      }),
+    ),
+    prefix: Type.Optional(PrefixText),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      { device: 'bng-01' },
+      { device: 'bng-01', length: 26 },
+      { device: 'bng-01', prefix: '100.64.8.0/27' },
+    ],
+  },
+)
+export const Assignment = Type.Object({
+  id: Id,
+  pool: Id,
+  prefix: Type.String(),
+  state: State,
+  requestor: Attributes,
+  hostname: Type.String(),
+  description: Type.String(),
+  createdAt: Time,
+  updatedAt: Time,
+  releasedAt: NullableTime,
+  quarantineUntil: NullableTime,
+})
+export const AssignmentInput = Type.Object(
+  {
+    requestor: Type.Optional(Attributes),
+    family: Type.Optional(Family),
+    size: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Addresses needed; rounded up to a prefix.' }),
+    ),
+    length: Type.Optional(Type.Integer({ minimum: 0, maximum: 128 })),
+    pool: Type.Optional(Key),
+    domain: Type.Optional(Key),
+    prefix: Type.Optional(PrefixText),
+    hostname: Type.Optional(Type.String({ maxLength: 253 })),
+    description: Type.Optional(Description),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        requestor: { function: 'server', scope: 'public' },
+        family: 'ipv4',
+        hostname: 'web-1.example.net',
+      },
+    ],
+  },
+)
+export const AssignmentCreated = Type.Object({
+  assignment: Assignment,
+  pool: Type.String({ description: 'The pool chosen.' }),
+  matchedSelectors: Type.Integer({
+    description: "How many of the pool's selectors the requestor matched.",
+  }),
+})
+export const Pattern = Type.Object(
+  {
+    every: Type.Integer({ minimum: 0, maximum: 128 }),
+    offsets: Type.Array(Type.Integer(), { minItems: 1, maxItems: 256 }),
+    length: Type.Optional(Type.Integer({ minimum: 0, maximum: 128 })),
+    within: Type.Optional(PrefixText),
+  },
+  { additionalProperties: false, examples: [{ every: 24, offsets: [0, -1] }] },
+)
+export const Reservation = Type.Object({
+  id: Id,
+  pool: Id,
+  kind: lit(['reserved', 'excluded']),
+  target: Type.Unknown(),
+  prefixes: Type.Array(Type.String()),
+  count: Type.Integer(),
+  description: Type.String(),
+  createdAt: Time,
+})
+export const ReservationInput = Type.Object(
+  {
+    kind: Type.Optional(lit(['reserved', 'excluded'])),
+    prefix: Type.Optional(PrefixText),
+    range: Type.Optional(SpaceText),
+    pattern: Type.Optional(Pattern),
+    description: Type.Optional(Description),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      { prefix: '100.64.0.1/32', description: 'gateway' },
+      { pattern: { every: 24, offsets: [0, -1] } },
+    ],
+  },
+)
+
+// ---- queries ---------------------------------------------------------------------------------
+
+export const PoolUsage = Type.Object({
+  pool: Type.String(),
+  family: Family,
+  total: BigCount,
+  allocated: BigCount,
+  reserved: BigCount,
+  used: BigCount,
+  free: BigCount,
+  excluded: BigCount,
+  utilisation: Type.Number(),
+  freeBlocks: Type.Integer(),
+  freeBlocksByLength: Type.Record(Type.String(), Type.Integer()),
+  largestFree: Type.Union([Type.String(), Type.Null()]),
+  fragmentation: Type.Object({
+    length: Type.Integer(),
+    possible: BigCount,
+    ideal: BigCount,
+    ratio: Type.Number(),
+  }),
+})
+export const SpaceUsage = Type.Object({
+  family: Family,
+  total: BigCount,
+  pooled: BigCount,
+  unpooled: BigCount,
+  reservedBlocks: BigCount,
+  allocated: BigCount,
+  reserved: BigCount,
+  excluded: BigCount,
+  free: BigCount,
+  utilisation: Type.Number(),
+  largestUnpooled: Type.Union([Type.String(), Type.Null()]),
+})
+
+export const BlockUsage = Type.Object({ block: Type.String(), ...SpaceUsage.properties })
+
+export const Event = Type.Object({
+  seq: Type.Integer(),
+  id: Type.String(),
+  tenant: Type.Union([Id, Type.Null()]),
+  at: Time,
+  actor: Type.String(),
+  action: Type.String({ examples: ['grant.create'] }),
+  objectType: Type.String(),
+  objectId: Type.Union([Type.String(), Type.Null()]),
+  before: Type.Unknown(),
+  after: Type.Unknown(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  requestId: Type.Union([Type.String(), Type.Null()]),
+  prevHash: Type.String(),
+  hash: Type.String(),
+})
+
+/** A list answer; `next` is the cursor of the following page, null at the end. */
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), next: Type.Union([Type.String(), Type.Null()]) })
+export const List = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item) })
+
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    after: Type.Optional(
+      Type.String({ maxLength: 64, description: 'The `next` cursor of the previous page.' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export type TDomainInput = Static<typeof DomainInput>

@@ -1,0 +1,183 @@
+/**
+ * The HTTP server: Fastify with JSON-Schema validation, bearer-token auth, one error shape,
+ * OpenAPI 3.1 at `/openapi.json`, API docs at `/docs`, `/healthz` and Prometheus `/metrics`.
+ *
+ * @module
+ */
+
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import Fastify, { type FastifyInstance } from 'fastify'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import { Ajv } from 'ajv'
+import { CasmError } from '../errors/casm-error.js'
+import type { Coordinator } from '../coordinator/coordinator.js'
+import { SCHEMA_VERSION } from '../store/migrations.js'
+import { errorBody, toCasmError } from './http.js'
+import { createMetrics } from './metrics.js'
+import { allocationRoutes } from './routes/allocation-routes.js'
+import { inventoryRoutes } from './routes/inventory-routes.js'
+import { tenancyRoutes } from './routes/tenancy-routes.js'
+import { ErrorBody } from './schemas.js'
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string
+}
+
+/** The Fastify instance of casm, with its coordinator. */
+export type Api = FastifyInstance & { coordinator: Coordinator }
+
+/** Options of {@link buildServer}. */
+export interface ServerOptions {
+  /** Log requests (pino) to stdout. */
+  readonly logger?: boolean
+  /** Largest request body in bytes (default 1 MiB). */
+  readonly bodyLimit?: number
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Builds the server around a coordinator; call `listen` or `inject` on it. */
+export async function buildServer(
+  coordinator: Coordinator,
+  options: ServerOptions = {},
+): Promise<Api> {
+  const bodyAjv = new Ajv({
+    allErrors: true,
+    removeAdditional: false,
+    useDefaults: true,
+    coerceTypes: false,
+    strict: false,
+  })
+  const queryAjv = new Ajv({
+    allErrors: true,
+    removeAdditional: false,
+    useDefaults: true,
+    coerceTypes: true,
+    strict: false,
+  })
+  const app = Fastify({
+    logger: options.logger === true ? { level: 'info' } : false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    requestIdHeader: false,
+    ajv: { customOptions: { strict: false } },
+  }) as unknown as Api
+  app.decorate('coordinator', coordinator)
+  app.decorateRequest('caller', undefined)
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema),
+  )
+  app.addSchema(ErrorBody)
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id)
+    if (!req.url.startsWith('/api/v1/')) return
+    const auth = req.headers.authorization
+    const match = typeof auth === 'string' ? /^Bearer\s+(\S+)$/i.exec(auth) : null
+    const tenantHeader = req.headers['x-casm-tenant']
+    const tenant =
+      typeof tenantHeader === 'string' && tenantHeader !== '' ? tenantHeader : undefined
+    req.caller = await coordinator.authenticate(match?.[1], tenant, req.id)
+  })
+
+  app.setErrorHandler((error, req, reply) => {
+    const e = toCasmError(error)
+    if (e.code === 'CASM_ERR_INTERNAL') req.log.error({ err: error }, 'internal error')
+    return reply.code(e.status).type('application/json; charset=utf-8').send(errorBody(e, req.id))
+  })
+  app.setNotFoundHandler((req, reply) => {
+    const e = new CasmError(
+      'CASM_ERR_NOT_FOUND',
+      `no route ${req.method} ${req.url.split('?')[0] ?? ''}; see /openapi.json`,
+    )
+    return reply.code(404).send(errorBody(e, req.id))
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'casm',
+        version: pkg.version,
+        description:
+          'Coordinated Address Space Management. Every error answers `{"error": {"code": "CASM_ERR_…", "message", "hint", "details"?}}`. Send `Authorization: Bearer <token>`; root tokens choose the tenant with `X-Casm-Tenant`. POSTs accept `Idempotency-Key`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'domains', description: 'Routing and addressing scopes' },
+        { name: 'blocks', description: 'Aggregates the operator owns' },
+        { name: 'pools', description: 'Slices of blocks with a policy' },
+        { name: 'devices', description: 'Address consumers' },
+        { name: 'grants', description: 'Pool units held by devices' },
+        { name: 'assignments', description: 'Addresses for hosts and OSS requests' },
+        { name: 'reservations', description: 'Space kept back or taken out' },
+        { name: 'search', description: 'What holds an address' },
+        { name: 'events', description: 'The audit log' },
+        { name: 'tokens', description: 'Bearer tokens' },
+        { name: 'tenants', description: 'Tenants' },
+        { name: 'system', description: 'Health, metrics, the API description' },
+      ],
+    },
+  })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { docExpansion: 'list', deepLinking: true },
+  })
+
+  const metrics = createMetrics(coordinator)
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observe(
+      req.method,
+      req.routeOptions.url ?? 'unknown',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    )
+  })
+
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
+  app.get('/healthz', {
+    schema: {
+      tags: ['system'],
+      summary: 'Health',
+      security: [],
+      response: { 200: { type: 'object', additionalProperties: true }, '5xx': ErrorBody },
+    },
+    handler: async () => {
+      try {
+        const head = await coordinator.reader.chainHead()
+        return {
+          status: 'ok',
+          version: pkg.version,
+          store: coordinator.store.kind,
+          schemaVersion: SCHEMA_VERSION,
+          events: head.seq,
+          uptimeSeconds: Math.round((Date.now() - coordinator.started) / 1000),
+        }
+      } catch (error) {
+        throw new CasmError(
+          'CASM_ERR_UNAVAILABLE',
+          `the store does not answer: ${error instanceof Error ? error.message : String(error)}`,
+        )
+      }
+    },
+  })
+  app.get(
+    '/metrics',
+    { schema: { tags: ['system'], summary: 'Prometheus metrics', security: [] } },
+    async (_req, reply) => {
+      reply.type(metrics.contentType)
+      return metrics.render()
+    },
+  )
+
+  inventoryRoutes(app)
+  allocationRoutes(app)
+  tenancyRoutes(app)
+  return app
+}
