@@ -71,8 +71,10 @@ export function serveCommand(): Command {
       }
       const app = await buildServer(coordinator, { logger: opts.log === true })
       await app.listen({ host, port })
+      const bound = app.server.address()
+      const shown = typeof bound === 'object' && bound !== null ? bound.port : port
       process.stdout.write(
-        `casm: serving on http://${host.includes(':') ? `[${host}]` : host}:${port} (store: ${store.kind} ${store.location}; docs at /docs) in ${Date.now() - started} ms\n`,
+        `casm: serving on http://${host.includes(':') ? `[${host}]` : host}:${shown} (store: ${store.kind} ${store.location}; docs at /docs) in ${Date.now() - started} ms\n`,
       )
       const warmStart = Date.now()
       void coordinator.warm().then(

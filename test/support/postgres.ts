@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 
 /** The server tests connect to; its database is only used to create and drop test databases. */
-export const ADMIN_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
+export const ADMIN_URL =
+  process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 /** A database created for one test file. */
 export interface TestDatabase {
@@ -28,7 +29,8 @@ export async function createTestDatabase(): Promise<TestDatabase | string> {
     await admin.connect()
   } catch (e) {
     const reason = `PostgreSQL at ${ADMIN_URL} is unreachable: ${e instanceof Error ? e.message : String(e)}`
-    if (process.env['CI'] === 'true') throw new Error(`${reason} (CI=true: the PostgreSQL suite must run)`)
+    if (process.env['CI'] === 'true')
+      throw new Error(`${reason} (CI=true: the PostgreSQL suite must run)`)
     return reason
   }
   const name = `casm_t_${randomBytes(6).toString('hex')}`
