@@ -44,14 +44,14 @@ async function checkGrants(
   const byId = new Map<string, string>()
   let after: string | null = null
   do {
-    const page: {
-      status: number
-      body: { items: { id: string; prefix: string; state: string }[]; next: string | null }
-    } = await api(
+    const page = (await api(
       s,
       'GET',
       `/api/v1/grants?pool=${pool}&limit=1000${after === null ? '' : `&after=${after}`}`,
-    )
+    )) as {
+      status: number
+      body: { items: { id: string; prefix: string; state: string }[]; next: string | null }
+    }
     assert.equal(page.status, 200)
     for (const g of page.body.items) if (g.state !== 'free') byId.set(g.id, g.prefix)
     after = page.body.next
@@ -75,7 +75,7 @@ function serverSuite(
   open: () => Promise<{ databaseUrl?: string; cleanup: () => Promise<void> } | string>,
 ): void {
   describe(`casm serve on ${name}`, () => {
-    let dataDir: string
+    let dataDir = ''
     let databaseUrl: string | undefined
     let cleanup: () => Promise<void> = () => Promise.resolve()
     let skip: string | undefined
@@ -91,7 +91,7 @@ function serverSuite(
     })
     after(async () => {
       await cleanup()
-      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
+      if (dataDir !== '') rmSync(dataDir, { recursive: true, force: true })
     })
 
     it('200 concurrent grant requests on one pool: all answered, none overlapping', async (t) => {

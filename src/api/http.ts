@@ -102,7 +102,7 @@ export function toCasmError(error: unknown): CasmError {
       { errors },
     )
   }
-  switch (e.code) {
+  switch (e.code ?? '') {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new CasmError(

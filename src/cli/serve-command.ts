@@ -89,8 +89,12 @@ export function serveCommand(): Command {
             .then(() => coordinator.close())
             .finally(done)
         }
-        process.once('SIGINT', () => stop('SIGINT'))
-        process.once('SIGTERM', () => stop('SIGTERM'))
+        process.once('SIGINT', () => {
+          stop('SIGINT')
+        })
+        process.once('SIGTERM', () => {
+          stop('SIGTERM')
+        })
       })
     })
 }

@@ -24,6 +24,19 @@ export const ID_PREFIX = {
 
 let lastMs = 0
 let counter = 0
+/** Random bytes are drawn in bulk: one system call per 4096 ids. */
+let pool = randomBytes(6 * 4096)
+let poolAt = 0
+
+function random48(): bigint {
+  if (poolAt >= pool.length) {
+    pool = randomBytes(6 * 4096)
+    poolAt = 0
+  }
+  const v = BigInt(`0x${pool.toString('hex', poolAt, poolAt + 6)}`)
+  poolAt += 6
+  return v
+}
 
 /** A new id for an object of `type`: 9 base-36 digits of milliseconds, 3 of a counter, 8 random. */
 export function newId(type: keyof typeof ID_PREFIX): string {
@@ -32,10 +45,7 @@ export function newId(type: keyof typeof ID_PREFIX): string {
   lastMs = ms
   const time = ms.toString(36).padStart(9, '0')
   const seq = (counter % 46656).toString(36).padStart(3, '0')
-  const rand = BigInt(`0x${randomBytes(6).toString('hex')}`)
-    .toString(36)
-    .padStart(10, '0')
-    .slice(-8)
+  const rand = random48().toString(36).padStart(10, '0').slice(-8)
   return `${ID_PREFIX[type]}_${time}${seq}${rand}`
 }
 

@@ -216,7 +216,7 @@ export function createToken(
     if (!ROLES.includes(input.role)) {
       throw new CasmError(
         'CASM_ERR_VALIDATION',
-        `role '${String(input.role)}' is not one of ${ROLES.join(', ')}`,
+        `role '${input.role}' is not one of ${ROLES.join(', ')}`,
       )
     }
     let tenantId: string | null = c.tenantId

@@ -15,12 +15,12 @@
  * @module
  */
 
-import { randomUUID } from 'node:crypto'
 import { CasmError, isCasmError } from '../errors/casm-error.js'
 import type { PrefixAllocator } from '../alloc/prefix-allocator.js'
 import type { CasmEvent, Pool } from '../domain/model.js'
 import type { Clock } from './clock.js'
 import { hashEvent } from './event-chain.js'
+import { newId } from './ids.js'
 import { type CachedPool, type PoolSpaceCache } from './pool-space-cache.js'
 import type { AllocationRow, PoolVersion, Store, WriteTx } from './store.js'
 
@@ -387,7 +387,7 @@ export class Writer {
       )
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({
-        op: op as WriteOp<unknown>,
+        op,
         resolve: resolve as (v: unknown) => void,
         reject,
       })
@@ -492,7 +492,7 @@ export class Writer {
       seq++
       const draft: Omit<CasmEvent, 'hash'> = {
         seq,
-        id: `evt_${randomUUID().replace(/-/g, '')}`,
+        id: newId('event'),
         tenantId: d.tenantId,
         at: batch.now,
         actor: d.actor,

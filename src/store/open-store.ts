@@ -47,5 +47,15 @@ export function openStore(config: StoreConfig): Store {
   const dir = resolve(config.dataDir)
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const file = join(dir, 'casm.db')
-  return new SqlStore(new SqliteDriver({ file }), file)
+  const sync = process.env['CASM_SQLITE_SYNC']?.toUpperCase()
+  if (sync !== undefined && sync !== 'FULL' && sync !== 'NORMAL') {
+    throw new CasmError(
+      'CASM_ERR_VALIDATION',
+      `CASM_SQLITE_SYNC must be FULL or NORMAL, not '${sync}'`,
+    )
+  }
+  return new SqlStore(
+    new SqliteDriver({ file, ...(sync === undefined ? {} : { synchronous: sync }) }),
+    file,
+  )
 }

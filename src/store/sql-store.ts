@@ -49,7 +49,9 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v))
 const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : num(v))
 const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : str(v))
 const bool = (v: unknown): boolean => v === true || v === 1 || v === '1' || v === 't'
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the stored shape
 const json = <T>(v: unknown): T => JSON.parse(str(v)) as T
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- as above
 const optJson = <T>(v: unknown): T | null => (v === null || v === undefined ? null : json<T>(v))
 
 function tenantOf(r: SqlRow): Tenant {
@@ -519,7 +521,7 @@ class SqlReader implements StoreReader {
       const v = filter[key]
       if (v !== undefined) {
         clauses.push(`${col} = ?`)
-        params.push(v as string)
+        params.push(v)
       }
     }
     if (filter.since !== undefined) {

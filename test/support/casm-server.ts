@@ -96,7 +96,7 @@ export async function api(
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${server.url}${path}`, {
     method,
     headers: {
@@ -107,5 +107,5 @@ export async function api(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   })
   const text = await res.text()
-  return { status: res.status, body: text === '' ? null : JSON.parse(text) }
+  return { status: res.status, body: text === '' ? null : (JSON.parse(text) as unknown) }
 }

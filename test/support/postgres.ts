@@ -30,7 +30,7 @@ export async function createTestDatabase(): Promise<TestDatabase | string> {
   } catch (e) {
     const reason = `PostgreSQL at ${ADMIN_URL} is unreachable: ${e instanceof Error ? e.message : String(e)}`
     if (process.env['CI'] === 'true')
-      throw new Error(`${reason} (CI=true: the PostgreSQL suite must run)`)
+      throw new Error(`${reason} (CI=true: the PostgreSQL suite must run)`, { cause: e })
     return reason
   }
   const name = `casm_t_${randomBytes(6).toString('hex')}`

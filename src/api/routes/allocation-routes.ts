@@ -17,7 +17,7 @@ const errors = { '4xx': S.ErrorBody, '5xx': S.ErrorBody }
 type PageQ = { limit?: number; after?: string }
 
 /** The `next` cursor of a page: the last id when the page is full. */
-function next<T extends { id: string }>(items: readonly T[], limit: number): string | null {
+function next(items: readonly { id: string }[], limit: number): string | null {
   return items.length === limit ? (items[items.length - 1]?.id ?? null) : null
 }
 

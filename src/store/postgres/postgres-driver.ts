@@ -41,7 +41,11 @@ function numbered(sql: string): { name: string; text: string } {
 const types = {
   getTypeParser(oid: number, format?: string): (value: string) => unknown {
     if (oid === 20) return (v: string) => Number(v)
-    return pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown
+    const parser = pg.types.getTypeParser as (
+      oid: number,
+      format: string,
+    ) => (value: string) => unknown
+    return parser(oid, format ?? 'text')
   },
 }
 
