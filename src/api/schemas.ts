@@ -8,10 +8,7 @@
 
 import { Type, type Static, type TSchema } from 'typebox'
 
-const lit = <T extends string>(
-  values: readonly T[],
-  options: Record<string, unknown> = {},
-): TSchema =>
+const lit = (values: readonly string[], options: Record<string, unknown> = {}): TSchema =>
   Type.Union(
     values.map((v) => Type.Literal(v)),
     options,
@@ -76,7 +73,10 @@ export const ErrorBody = Type.Object(
 export const Role = lit(['viewer', 'operator', 'admin', 'device'])
 
 export const Tenant = Type.Object({ id: Id, name: Type.String(), createdAt: Time })
-export const TenantInput = Type.Object({ name: Name }, { additionalProperties: false })
+export const TenantInput = Type.Object(
+  { name: Name },
+  { additionalProperties: false, examples: [{ name: 'acme' }] },
+)
 
 export const Token = Type.Object({
   id: Id,
@@ -122,7 +122,7 @@ export const DomainInput = Type.Object(
 )
 export const DomainPatch = Type.Object(
   { name: Type.Optional(Name), description: Type.Optional(Description) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ description: 'global routing table, AS64500' }] },
 )
 
 export const BlockSource = Type.Object(
@@ -175,7 +175,7 @@ export const BlockPatch = Type.Object(
     description: Type.Optional(Description),
     tags: Type.Optional(Tags),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ space: '100.64.0.0/9', tags: ['cgn'] }] },
 )
 
 // ---- pools -----------------------------------------------------------------------------------
@@ -283,7 +283,10 @@ export const PoolPatch = Type.Object(
     tags: Type.Optional(Tags),
     description: Type.Optional(Description),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ space: ['100.64.0.0/15'], policy: { quarantine: 600 } }],
+  },
 )
 
 // ---- devices ---------------------------------------------------------------------------------
@@ -325,7 +328,7 @@ export const DevicePatch = Type.Object(
     attributes: Type.Optional(Attributes),
     description: Type.Optional(Description),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ attributes: { function: 'bng', scope: 'public' } }] },
 )
 
 // ---- grants, assignments, reservations -------------------------------------------------------

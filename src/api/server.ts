@@ -38,6 +38,13 @@ export interface ServerOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
+/** True when a parsed JSON value holds a string with a NUL character. */
+function hasNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000')
+  if (depth > 32 || typeof value !== 'object' || value === null) return false
+  return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v, depth + 1))
+}
+
 /** Builds the server around a coordinator; call `listen` or `inject` on it. */
 export async function buildServer(
   coordinator: Coordinator,
@@ -67,6 +74,9 @@ export async function buildServer(
     requestIdHeader: false,
     ajv: { customOptions: { strict: false } },
   }) as unknown as Api
+  // Bodies are JSON only: without this, Fastify's built-in text/plain parser lets a text body
+  // through to schema validation (400) instead of answering 415.
+  app.removeContentTypeParser('text/plain')
   app.decorate('coordinator', coordinator)
   app.decorateRequest('caller', undefined)
   app.setValidatorCompiler(({ schema, httpPart }) =>
@@ -83,6 +93,23 @@ export async function buildServer(
     const tenant =
       typeof tenantHeader === 'string' && tenantHeader !== '' ? tenantHeader : undefined
     req.caller = await coordinator.authenticate(match?.[1], tenant, req.id)
+  })
+
+  // PostgreSQL text cannot hold NUL; refuse it everywhere, for both stores alike.
+  app.addHook('preValidation', (req, _reply, done) => {
+    if (req.body !== undefined && req.body !== null && hasNul(req.body)) {
+      done(
+        new CasmError(
+          'CASM_ERR_VALIDATION',
+          'strings may not contain the NUL character (\\u0000)',
+          {
+            errors: [{ path: 'body', message: 'contains \\u0000' }],
+          },
+        ),
+      )
+      return
+    }
+    done()
   })
 
   app.setErrorHandler((error, req, reply) => {
@@ -157,7 +184,7 @@ export async function buildServer(
           store: coordinator.store.kind,
           schemaVersion: SCHEMA_VERSION,
           events: head.seq,
-          uptimeSeconds: Math.round((Date.now() - coordinator.started) / 1000),
+          uptimeSeconds: Math.round((coordinator.clock.now() - coordinator.started) / 1000),
         }
       } catch (error) {
         throw new CasmError(

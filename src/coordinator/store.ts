@@ -171,7 +171,10 @@ export interface StoreReader {
     first: bigint,
     last: bigint,
   ): Promise<{ type: AllocationType; length: number; count: number }[]>
-  /** Live units whose `expiresAt` or `quarantineUntil` is at or before `now`. */
+  /**
+   * Live units the sweep must move on: grants and assignments whose `expiresAt`, or quarantines
+   * whose `quarantineUntil`, is at or before `now`, and any unit left `released` or `expired`.
+   */
   dueUnits(now: number, limit: number): Promise<AllocationRow[]>
 
   getReservation(tenantId: string, id: string): Promise<Reservation | undefined>

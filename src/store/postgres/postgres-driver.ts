@@ -122,7 +122,11 @@ export class PostgresDriver implements SqlDriver {
     }
   }
 
+  #closed = false
+
   async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
     await this.#pool.end()
   }
 }
