@@ -391,7 +391,12 @@ export class Writer {
         resolve: resolve as (v: unknown) => void,
         reject,
       })
-      if (!this.#running) void this.#drain()
+      if (!this.#running) {
+        this.#running = true
+        // Start on the next turn of the event loop, after pending I/O: requests that arrived
+        // together join one batch even when the store answers synchronously (SQLite).
+        setImmediate(() => void this.#drain())
+      }
     })
   }
 
@@ -402,14 +407,21 @@ export class Writer {
   }
 
   async #drain(): Promise<void> {
-    this.#running = true
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, MAX_BATCH)
         await this.#runBatch(batch, batch.length > 1)
+        // Let requests that arrived meanwhile queue up before the next batch.
+        if (this.#queue.length > 0 && this.#queue.length < MAX_BATCH)
+          await new Promise((r) => setImmediate(r))
       }
     } finally {
       this.#running = false
+      // An operation queued while the finally ran would otherwise wait forever.
+      if (this.#queue.length > 0 && !this.#running) {
+        this.#running = true
+        setImmediate(() => void this.#drain())
+      }
     }
   }
 
