@@ -42,7 +42,7 @@ const SECONDS = Number(process.env['BENCH_API_SECONDS'] ?? 20)
 const DEVICES = 1000
 
 /** Writes the fixture: a /8 pool of /30 units holding PRELOAD grants of DEVICES devices. */
-async function preload(dataDir: string, databaseUrl: string | undefined): Promise<void> {
+export async function preload(dataDir: string, databaseUrl: string | undefined): Promise<void> {
   const store = openStore({ dataDir, databaseUrl })
   const { coordinator: co, bootstrapToken } = await Coordinator.open(store, { sweepIntervalMs: 0 })
   if (bootstrapToken === undefined) throw new Error('the fixture store was not empty')

@@ -213,10 +213,17 @@ export class PrefixAllocator {
     a.#space = toRanges(input.family, input.space)
     a.#spaceSize = a.#space.reduce((s, r) => s + r.size, 0n)
     const units = [...input.units]
-    for (const u of units) checkFamily(input.family, u.prefix)
-    units.sort((x, y) =>
-      x.prefix.network < y.prefix.network ? -1 : x.prefix.network > y.prefix.network ? 1 : 0,
-    )
+    let sorted = true
+    for (let i = 0; i < units.length; i++) {
+      const u = units[i] as Unit
+      checkFamily(input.family, u.prefix)
+      if (i > 0 && (units[i - 1] as Unit).prefix.network > u.prefix.network) sorted = false
+    }
+    // Stored units usually come in address order; sort only when they do not.
+    if (!sorted)
+      units.sort((x, y) =>
+        x.prefix.network < y.prefix.network ? -1 : x.prefix.network > y.prefix.network ? 1 : 0,
+      )
     const freeByLength: bigint[][] = Array.from({ length: width + 1 }, () => [])
     const addGap = (first: bigint, last: bigint): void => {
       if (first > last) return

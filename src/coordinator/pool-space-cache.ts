@@ -19,7 +19,7 @@ import { PrefixAllocator } from '../alloc/prefix-allocator.js'
 import { AddressRange, Prefix } from '../ip/index.js'
 import { UNIT_KIND_OF, type Pool } from '../domain/model.js'
 import { isLive } from '../domain/grant-lifecycle.js'
-import type { AllocationRow, PoolVersion, StoreReader } from './store.js'
+import type { AllocationRow, PoolVersion, StoreReader, UnitKey } from './store.js'
 
 /** A cached allocator and the pool versions it reflects. */
 export interface CachedPool {
@@ -29,12 +29,12 @@ export interface CachedPool {
 }
 
 /** Builds a pool's allocator from its space and live units. */
-export function buildAllocator(pool: Pool, units: readonly AllocationRow[]): PrefixAllocator {
+export function buildAllocator(pool: Pool, units: readonly UnitKey[]): PrefixAllocator {
   return PrefixAllocator.rebuild({
     family: pool.family,
     space: pool.space.map((s) => AddressRange.parse(s, pool.family)),
     units: units.map((u) => ({
-      prefix: Prefix.of(u.family, u.first, u.length),
+      prefix: Prefix.of(pool.family, u.first, u.length),
       kind: UNIT_KIND_OF[u.type],
     })),
   })
@@ -81,7 +81,7 @@ export class PoolSpaceCache {
       }
     }
     const fresh: CachedPool = {
-      allocator: buildAllocator(pool, await reader.liveUnits(pool.id)),
+      allocator: buildAllocator(pool, await reader.liveUnitKeys(pool.id)),
       version: current.version,
       spaceVersion: current.spaceVersion,
     }

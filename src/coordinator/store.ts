@@ -53,6 +53,13 @@ export interface AllocationRow {
   readonly changedVersion: number
 }
 
+/** The part of a unit its pool's allocator needs. */
+export interface UnitKey {
+  readonly first: bigint
+  readonly length: number
+  readonly type: AllocationType
+}
+
 /** A stored token with its hash. */
 export interface TokenRow extends Token {
   readonly hash: string
@@ -152,8 +159,10 @@ export interface StoreReader {
   getAllocation(tenantId: string, id: string): Promise<AllocationRow | undefined>
   listAllocations(tenantId: string, filter: AllocationFilter, page: Page): Promise<AllocationRow[]>
   countAllocations(tenantId: string, filter: AllocationFilter): Promise<number>
-  /** Every live unit of a pool, to rebuild its allocator. */
+  /** Every live unit of a pool. */
   liveUnits(poolId: string): Promise<AllocationRow[]>
+  /** Only what rebuilding a pool's allocator needs of its live units, in address order. */
+  liveUnitKeys(poolId: string): Promise<UnitKey[]>
   /** Units of a pool changed after pool version `since`, to bring a cached allocator up to date. */
   unitsChangedSince(poolId: string, since: number): Promise<AllocationRow[]>
   /** Live units of a domain and family overlapping first..last, in address order. */

@@ -149,7 +149,7 @@ CREATE TABLE allocation (
   quarantine_until ${t.time},
   changed_version BIGINT NOT NULL
 );
-CREATE INDEX allocation_pool_live ON allocation (pool_id, live);
+CREATE INDEX allocation_pool_live ON allocation (pool_id, live, first);
 CREATE INDEX allocation_pool_changed ON allocation (pool_id, changed_version);
 CREATE INDEX allocation_domain_first ON allocation (domain_id, family, first);
 CREATE INDEX allocation_device ON allocation (device_id, created_at);

@@ -41,7 +41,9 @@ export function toBytes(value: bigint): Buffer {
 /** Converts 16 big-endian bytes back to the address value. */
 export function fromBytes(bytes: unknown): bigint {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`expected bytes, got ${typeof bytes}`)
-  return BigInt(
-    `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') || '0'}`,
-  )
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (b.length !== 16) return BigInt(`0x${b.toString('hex') || '0'}`)
+  const hi = b.readBigUInt64BE(0)
+  const lo = b.readBigUInt64BE(8)
+  return hi === 0n ? lo : (hi << 64n) | lo
 }

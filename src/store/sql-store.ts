@@ -32,6 +32,7 @@ import type {
   Store,
   StoreReader,
   TokenRow,
+  UnitKey,
   WriteTx,
 } from '../coordinator/store.js'
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
@@ -421,6 +422,18 @@ class SqlReader implements StoreReader {
       [poolId, true],
     )
     return rows.map(allocationOf)
+  }
+
+  async liveUnitKeys(poolId: string): Promise<UnitKey[]> {
+    const rows = await this.q.all(
+      'SELECT first, length, type FROM allocation WHERE pool_id = ? AND live = ? ORDER BY first',
+      [poolId, true],
+    )
+    return rows.map((r) => ({
+      first: fromBytes(r['first']),
+      length: num(r['length']),
+      type: str(r['type']) as AllocationType,
+    }))
   }
 
   async unitsChangedSince(poolId: string, since: number): Promise<AllocationRow[]> {

@@ -1247,6 +1247,11 @@ export function runStoreSuite(name: string, open: OpenStore): void {
         sortedById([v5, v3a, v1, v2]),
       )
       assert.deepEqual(await store.reader.liveUnits(other.id), [elsewhere])
+      // The lean rebuild input: live units only, in address order, three fields each.
+      assert.deepEqual(
+        await store.reader.liveUnitKeys(w.pool.id),
+        [v5, v3a, v1, v2].map((u) => ({ first: u.first, length: u.length, type: u.type })),
+      )
       assert.deepEqual(await store.reader.unitsChangedSince(w.pool.id, 2), [
         ...sortedById([v3a, v3free]),
         v5,
