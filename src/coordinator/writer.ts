@@ -416,12 +416,9 @@ export class Writer {
           await new Promise((r) => setImmediate(r))
       }
     } finally {
-      this.#running = false
-      // An operation queued while the finally ran would otherwise wait forever.
-      if (this.#queue.length > 0 && !this.#running) {
-        this.#running = true
-        setImmediate(() => void this.#drain())
-      }
+      // Left early by an unexpected error: start again so queued operations do not wait forever.
+      if (this.#queue.length > 0) setImmediate(() => void this.#drain())
+      else this.#running = false
     }
   }
 
