@@ -22,7 +22,7 @@ import {
 import type { Role, Token } from '../domain/model.js'
 import { openStore } from '../store/open-store.js'
 import type { Output } from './output.js'
-import { adminTokenFile, DEFAULT_DATA } from './serve-command.js'
+import { adminTokenFile, DEFAULT_DATA, saveBootstrapToken } from './serve-command.js'
 
 interface TargetOptions {
   url?: string
@@ -97,7 +97,9 @@ async function local<T>(
   fn: (co: Coordinator, tenantId: string) => Promise<T>,
 ): Promise<T> {
   const store = openStore({ databaseUrl: process.env['DATABASE_URL'], dataDir: o.data })
-  const { coordinator } = await Coordinator.open(store, { sweepIntervalMs: 0 })
+  const { coordinator, bootstrapToken } = await Coordinator.open(store, { sweepIntervalMs: 0 })
+  if (bootstrapToken !== undefined)
+    saveBootstrapToken(o.data, bootstrapToken.secret, (t) => process.stderr.write(t))
   try {
     const tenant = await coordinator.reader.getTenant(o.tenant ?? DEFAULT_TENANT)
     if (tenant === undefined)

@@ -26,6 +26,7 @@ export const EXIT = {
 
 /** The exit code for a {@link CasmError}, from its HTTP status. */
 export function exitCodeFor(error: CasmError): number {
+  if (error.code === 'CASM_ERR_UNAVAILABLE') return EXIT.UNREACHABLE
   if (error.status === 404) return EXIT.NOT_FOUND
   if (error.status === 409) return EXIT.CONFLICT
   if (error.status >= 400 && error.status < 500) return EXIT.BAD_INPUT

@@ -35,6 +35,24 @@ export function adminTokenFile(dataDir: string): string {
   return join(resolve(dataDir), 'admin-token')
 }
 
+/**
+ * Saves the root admin token of a first start in the data directory (mode 0600) and prints it
+ * once. Returns the file's path.
+ */
+export function saveBootstrapToken(
+  dataDir: string,
+  secret: string,
+  print: (text: string) => void,
+): string {
+  const file = adminTokenFile(dataDir)
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 })
+  print(
+    `casm: first start — created tenant 'default' and a root admin token (shown once):\n\n  ${secret}\n\n` +
+      `casm: saved to ${file} (mode 0600). Use it as: Authorization: Bearer <token>\n`,
+  )
+  return file
+}
+
 /** Builds the `serve` command. */
 export function serveCommand(): Command {
   return new Command('serve')
@@ -62,12 +80,7 @@ export function serveCommand(): Command {
       const started = Date.now()
       const { coordinator, bootstrapToken } = await Coordinator.open(store)
       if (bootstrapToken !== undefined) {
-        const file = adminTokenFile(opts.data)
-        writeFileSync(file, `${bootstrapToken.secret}\n`, { mode: 0o600 })
-        process.stdout.write(
-          `casm: first start — created tenant 'default' and a root admin token (shown once):\n\n  ${bootstrapToken.secret}\n\n` +
-            `casm: saved to ${file} (mode 0600). Use it as: Authorization: Bearer <token>\n`,
-        )
+        saveBootstrapToken(opts.data, bootstrapToken.secret, (t) => process.stdout.write(t))
       }
       const app = await buildServer(coordinator, { logger: opts.log === true })
       await app.listen({ host, port })
