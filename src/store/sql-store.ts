@@ -7,7 +7,7 @@
  */
 
 import { CasmError } from '../errors/casm-error.js'
-import { type Family, Prefix } from '../ip/index.js'
+import type { Family } from '../ip/index.js'
 import type { GrantState } from '../domain/grant-lifecycle.js'
 import type {
   AllocationType,
@@ -588,13 +588,6 @@ class SqlReader implements StoreReader {
   }
 }
 
-/** PostgreSQL `cidr` text of a unit; MAC prefixes map into ::/80 (the family column keeps them apart). */
-function netOf(family: Family, first: bigint, length: number): string {
-  return family === 'mac'
-    ? Prefix.of('ipv6', first, length + 80).toString()
-    : Prefix.of(family, first, length).toString()
-}
-
 class SqlWriteTx extends SqlReader implements WriteTx {
   #depth = 0
 
@@ -826,14 +819,15 @@ class SqlWriteTx extends SqlReader implements WriteTx {
       a.quarantineUntil,
       a.changedVersion,
     ]
-    if (this.dialect === 'postgres') values.push(netOf(a.family, a.first, a.length))
+    if (this.dialect === 'postgres') values.push(a.first.toString(), a.last.toString())
     return values
   }
 
   async insertAllocations(rows: readonly AllocationRow[]): Promise<void> {
-    const columns = this.dialect === 'postgres' ? `${ALLOCATION_COLUMNS}, net` : ALLOCATION_COLUMNS
-    const width = this.dialect === 'postgres' ? 24 : 23
-    const one = `(${Array.from({ length: width }, () => '?').join(', ')})`
+    const pg = this.dialect === 'postgres'
+    const columns = pg ? `${ALLOCATION_COLUMNS}, span` : ALLOCATION_COLUMNS
+    // PostgreSQL also stores the unit as a numeric range for the exclusion constraint.
+    const one = `(${Array.from({ length: 23 }, () => '?').join(', ')}${pg ? ", numrange(?::numeric, ?::numeric, '[]')" : ''})`
     // PostgreSQL: many rows per statement saves round trips; SQLite: one prepared row is fastest.
     const chunk = this.dialect === 'postgres' ? 400 : 1
     for (let i = 0; i < rows.length; i += chunk) {

@@ -2058,7 +2058,7 @@ export function runStoreSuite(name: string, open: OpenStore): void {
         await tx.updateAllocation({ ...freeRow, state: 'active' })
       })
 
-      // MAC units (mapped into ::/80) are guarded too, and apart from IPv6 at the same spot.
+      // MAC units are guarded too, and kept apart from IPv6 at the same numbers by the family.
       const oui = makeUnit(mac, '00:11:22:00:00:00/24')
       await insertUnits(store, [oui])
       await assert.rejects(
