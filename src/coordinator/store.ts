@@ -115,6 +115,14 @@ export interface IdempotencyRow {
   readonly createdAt: number
 }
 
+/** The event chain's head moved under a writer that expected another (a second coordinator). */
+export class ChainMovedError extends Error {
+  constructor(expected: number) {
+    super(`the event chain moved past seq ${expected} under this writer; the batch is retried`)
+    this.name = 'ChainMovedError'
+  }
+}
+
 /** The head of the event chain. */
 export interface ChainHead {
   readonly seq: number
@@ -239,6 +247,17 @@ export interface WriteTx extends StoreReader {
 
   /** Appends events (already hashed, seq contiguous after the head) and moves the head. */
   appendEvents(events: readonly CasmEvent[]): Promise<void>
+  /**
+   * Ends a batch of the writer in as few statements as the database allows: inserts `rows`, sets
+   * pool versions, appends `events` after `head` and moves the head. Rejects with
+   * {@link ChainMovedError} when the stored head is not `head` (another writer appended).
+   */
+  finishBatch(batch: {
+    readonly rows: readonly AllocationRow[]
+    readonly versions: readonly { readonly poolId: string; readonly version: PoolVersion }[]
+    readonly events: readonly CasmEvent[]
+    readonly head: ChainHead
+  }): Promise<void>
 
   insertIdempotency(row: IdempotencyRow): Promise<void>
   /** Forgets idempotent answers older than `before`. */

@@ -22,7 +22,14 @@ import type { Clock } from './clock.js'
 import { hashEvent } from './event-chain.js'
 import { newId } from './ids.js'
 import { type CachedPool, type PoolSpaceCache } from './pool-space-cache.js'
-import type { AllocationRow, PoolVersion, Store, WriteTx } from './store.js'
+import {
+  type AllocationRow,
+  type ChainHead,
+  ChainMovedError,
+  type PoolVersion,
+  type Store,
+  type WriteTx,
+} from './store.js'
 
 /** What an operation records about a change; the writer adds seq, id, time and hashes. */
 export interface EventDraft {
@@ -62,6 +69,7 @@ const WRITES = new Set([
   'insertReservation',
   'deleteReservation',
   'appendEvents',
+  'finishBatch',
   'insertIdempotency',
   'pruneIdempotency',
 ])
@@ -102,6 +110,8 @@ interface TrackedTx {
   writes(): number
   /** Writes buffered inserts now. */
   flush(): Promise<void>
+  /** Hands over the rows still buffered (the caller writes them). */
+  take(): AllocationRow[]
 }
 
 /**
@@ -173,7 +183,12 @@ function trackWrites(tx: WriteTx): TrackedTx {
       }
     },
   })
-  return { tx: proxy, writes: () => writes, flush }
+  const take = (): AllocationRow[] => {
+    const rows = buffer
+    buffer = []
+    return rows
+  }
+  return { tx: proxy, writes: () => writes, flush, take }
 }
 
 /** The per-batch state shared by the operations of one transaction. */
@@ -181,6 +196,8 @@ class Batch {
   readonly tx: WriteTx
   readonly now: number
   readonly events: EventDraft[] = []
+  /** The chain head after this batch, once written. */
+  newHead: ChainHead | undefined
   /** Pools touched in this batch: their versions before, and whether their space changed. */
   readonly pools = new Map<
     string,
@@ -372,6 +389,8 @@ export class Writer {
   #running = false
   #closed = false
   readonly stats: WriterStats = { batches: 0, operations: 0, failedBatches: 0, lastBatchSize: 0 }
+  /** The chain head as this writer last committed it; unknown after a failed batch. */
+  #head: ChainHead | undefined
 
   constructor(store: Store, cache: PoolSpaceCache, clock: Clock) {
     this.#store = store
@@ -422,7 +441,7 @@ export class Writer {
     }
   }
 
-  async #runBatch(items: Pending[], isolate: boolean): Promise<void> {
+  async #runBatch(items: Pending[], isolate: boolean, retried = false): Promise<void> {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = []
     let batch: Batch | undefined
     try {
@@ -445,8 +464,7 @@ export class Writer {
             outcomes.push({ ok: false, error })
           }
         }
-        await tracked.flush()
-        await this.#flush(batch)
+        await this.#finish(raw, batch, tracked.take())
       })
     } catch (error) {
       if (!isolate && isCasmError(error) && items.length === 1) {
@@ -454,8 +472,14 @@ export class Writer {
         items[0]?.reject(error)
         return
       }
-      this.stats.failedBatches++
+      this.#head = undefined
       for (const poolId of batch?.pools.keys() ?? []) this.#cache.evict(poolId)
+      if (!retried && chainMoved(error)) {
+        // Another coordinator wrote since our last batch: run it again on the fresh head.
+        await this.#runBatch(items, isolate, true)
+        return
+      }
+      this.stats.failedBatches++
       if (items.length > 1) {
         // Run each again alone: only the faulty operation fails.
         for (const item of items) await this.#runBatch([item], false)
@@ -465,6 +489,7 @@ export class Writer {
       return
     }
     const done = batch as Batch
+    if (done.newHead !== undefined) this.#head = done.newHead
     for (const [poolId, p] of done.pools) {
       if (p.unitsChanged) {
         this.#cache.committed(poolId, {
@@ -483,18 +508,22 @@ export class Writer {
     })
   }
 
-  /** Moves the versions of touched pools and appends the batch's events to the chain. */
-  async #flush(batch: Batch): Promise<void> {
+  /**
+   * Ends a batch in one store call: the buffered rows, the versions of touched pools, and the
+   * batch's events hashed onto the chain head — the head this writer last wrote, checked by the
+   * store, or read afresh after a failure.
+   */
+  async #finish(tx: WriteTx, batch: Batch, rows: AllocationRow[]): Promise<void> {
+    const versions: { poolId: string; version: PoolVersion }[] = []
     for (const [poolId, p] of batch.pools) {
       if (!p.unitsChanged) continue
       const next = p.before.version + 1
-      await batch.tx.setPoolVersion(poolId, {
-        version: next,
-        spaceVersion: p.spaceChanged ? next : p.before.spaceVersion,
+      versions.push({
+        poolId,
+        version: { version: next, spaceVersion: p.spaceChanged ? next : p.before.spaceVersion },
       })
     }
-    if (batch.events.length === 0) return
-    const head = await batch.tx.chainHead()
+    const head = this.#head ?? (await tx.chainHead())
     let seq = head.seq
     let prevHash = head.hash
     const events: CasmEvent[] = batch.events.map((d) => {
@@ -518,8 +547,17 @@ export class Writer {
       prevHash = event.hash
       return event
     })
-    await batch.tx.appendEvents(events)
+    if (rows.length === 0 && versions.length === 0 && events.length === 0) return
+    await tx.finishBatch({ rows, versions, events, head })
+    batch.newHead = { seq, hash: prevHash }
   }
+}
+
+/** True when a batch failed because another writer moved the event chain under it. */
+function chainMoved(error: unknown): boolean {
+  if (error instanceof ChainMovedError) return true
+  const e = error as { code?: unknown; constraint?: unknown }
+  return e.code === '23505' && e.constraint === 'event_pkey'
 }
 
 function internal(error: unknown): CasmError {

@@ -153,10 +153,10 @@ CREATE TABLE allocation (
 CREATE INDEX allocation_pool_live ON allocation (pool_id, live, first);
 CREATE INDEX allocation_pool_changed ON allocation (pool_id, changed_version);
 CREATE INDEX allocation_domain_first ON allocation (domain_id, family, first);
-CREATE INDEX allocation_device ON allocation (device_id, created_at);
-CREATE INDEX allocation_tenant_type ON allocation (tenant_id, type, created_at);
-CREATE INDEX allocation_expires ON allocation (expires_at);
-CREATE INDEX allocation_quarantine ON allocation (quarantine_until);
+CREATE INDEX allocation_device ON allocation (device_id, id) WHERE device_id IS NOT NULL;
+CREATE INDEX allocation_tenant_type ON allocation (tenant_id, type, id);
+CREATE INDEX allocation_expires ON allocation (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX allocation_quarantine ON allocation (quarantine_until) WHERE quarantine_until IS NOT NULL;
 
 CREATE TABLE event (
   seq ${t.seq} PRIMARY KEY,

@@ -35,6 +35,7 @@ import type {
   UnitKey,
   WriteTx,
 } from '../coordinator/store.js'
+import { ChainMovedError } from '../coordinator/store.js'
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
 import {
   type SqlDriver,
@@ -189,6 +190,26 @@ function eventOf(r: SqlRow): CasmEvent {
   }
 }
 
+/** The bound values of an event row, in EVENT_COLUMNS order. */
+function eventValues(e: CasmEvent): SqlValue[] {
+  return [
+    e.seq,
+    e.id,
+    e.tenantId,
+    e.at,
+    e.actor,
+    e.action,
+    e.objectType,
+    e.objectId,
+    eventJson(e.before),
+    eventJson(e.after),
+    e.reason,
+    e.requestId,
+    e.prevHash,
+    e.hash,
+  ]
+}
+
 /** The stored JSON text of an event's `before`/`after` (what its hash covers). */
 export function eventJson(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value)
@@ -297,13 +318,20 @@ class SqlReader implements StoreReader {
     return rows.map(blockOf)
   }
 
+  /** Called with every pool row read; the write transaction remembers its versions. */
+  protected sawPool(_row: SqlRow): void {
+    // Nothing to remember outside a write transaction.
+  }
+
   async getPool(tenantId: string, idOrName: string): Promise<Pool | undefined> {
     const col = looksLikeId(idOrName) ? 'id' : 'name'
     const r = await this.q.get(`SELECT * FROM pool WHERE tenant_id = ? AND ${col} = ?`, [
       tenantId,
       idOrName,
     ])
-    return r === undefined ? undefined : poolOf(r)
+    if (r === undefined) return undefined
+    this.sawPool(r)
+    return poolOf(r)
   }
 
   async listPools(tenantId: string, domainId?: string): Promise<Pool[]> {
@@ -490,7 +518,7 @@ class SqlReader implements StoreReader {
     const rows = await this.q.all(
       `SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE live = ? AND (
          (state IN ('active', 'draining') AND expires_at IS NOT NULL AND expires_at <= ?)
-         OR (state = 'quarantined' AND quarantine_until <= ?)
+         OR (state = 'quarantined' AND quarantine_until IS NOT NULL AND quarantine_until <= ?)
          OR state IN ('released', 'expired'))
        ORDER BY id LIMIT ?`,
       [true, now, now, limit],
@@ -590,9 +618,24 @@ class SqlReader implements StoreReader {
 
 class SqlWriteTx extends SqlReader implements WriteTx {
   #depth = 0
+  /** Pool versions read in this transaction (the writer lock keeps them current until we write). */
+  readonly #versions = new Map<string, PoolVersion>()
+
+  protected override sawPool(row: SqlRow): void {
+    this.#versions.set(str(row['id']), {
+      version: num(row['version']),
+      spaceVersion: num(row['space_version']),
+    })
+  }
+
+  override async poolVersion(poolId: string): Promise<PoolVersion | undefined> {
+    return this.#versions.get(poolId) ?? super.poolVersion(poolId)
+  }
 
   async savepoint<T>(fn: () => Promise<T>): Promise<T> {
     const name = `sp${++this.#depth}`
+    // What a rolled-back savepoint wrote must not be remembered.
+    this.#versions.clear()
     await this.q.run(`SAVEPOINT ${name}`)
     try {
       const result = await fn()
@@ -708,6 +751,7 @@ class SqlWriteTx extends SqlReader implements WriteTx {
   }
 
   async insertPool(p: Pool, ranges: readonly { first: bigint; last: bigint }[]): Promise<void> {
+    this.#versions.clear()
     await this.q.run(
       `INSERT INTO pool (id, tenant_id, domain_id, name, kind, family, space, policy, priority, selectors, tags, description, version, space_version, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)`,
@@ -732,6 +776,7 @@ class SqlWriteTx extends SqlReader implements WriteTx {
   }
 
   async updatePool(p: Pool, ranges?: readonly { first: bigint; last: bigint }[]): Promise<void> {
+    this.#versions.clear()
     await this.q.run(
       `UPDATE pool SET name = ?, kind = ?, space = ?, policy = ?, priority = ?, selectors = ?, tags = ?, description = ?, updated_at = ? WHERE id = ?`,
       [
@@ -754,11 +799,13 @@ class SqlWriteTx extends SqlReader implements WriteTx {
   }
 
   async deletePool(id: string): Promise<void> {
+    this.#versions.clear()
     await this.q.run('DELETE FROM pool_range WHERE pool_id = ?', [id])
     await this.q.run('DELETE FROM pool WHERE id = ?', [id])
   }
 
   async setPoolVersion(poolId: string, v: PoolVersion): Promise<void> {
+    this.#versions.clear()
     await this.q.run('UPDATE pool SET version = ?, space_version = ? WHERE id = ?', [
       v.version,
       v.spaceVersion,
@@ -793,7 +840,8 @@ class SqlWriteTx extends SqlReader implements WriteTx {
     await this.q.run('DELETE FROM device WHERE id = ?', [id])
   }
 
-  #allocationValues(a: AllocationRow): SqlValue[] {
+  /** The bound values of a unit row (and, on PostgreSQL, its span bounds). */
+  allocationValues(a: AllocationRow): SqlValue[] {
     const values: SqlValue[] = [
       a.id,
       a.tenantId,
@@ -834,7 +882,7 @@ class SqlWriteTx extends SqlReader implements WriteTx {
       const part = rows.slice(i, i + chunk)
       await this.q.run(
         `INSERT INTO allocation (${columns}) VALUES ${part.map(() => one).join(', ')}`,
-        part.flatMap((r) => this.#allocationValues(r)),
+        part.flatMap((r) => this.allocationValues(r)),
       )
     }
   }
@@ -885,33 +933,78 @@ class SqlWriteTx extends SqlReader implements WriteTx {
   }
 
   async appendEvents(events: readonly CasmEvent[]): Promise<void> {
-    if (events.length === 0) return
+    const last = events[events.length - 1]
+    if (last === undefined) return
     const one = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+    const values = (part: readonly CasmEvent[]): SqlValue[] => part.flatMap(eventValues)
+    if (this.dialect === 'postgres' && events.length <= 400) {
+      // One statement inserts the events and moves the head.
+      await this.q.run(
+        `WITH appended AS (INSERT INTO event (${EVENT_COLUMNS}) VALUES ${events.map(() => one).join(', ')})
+         UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1`,
+        [...values(events), last.seq, last.hash],
+      )
+      return
+    }
     const chunk = this.dialect === 'postgres' ? 400 : 1
     for (let i = 0; i < events.length; i += chunk) {
       const part = events.slice(i, i + chunk)
       await this.q.run(
         `INSERT INTO event (${EVENT_COLUMNS}) VALUES ${part.map(() => one).join(', ')}`,
-        part.flatMap((e) => [
-          e.seq,
-          e.id,
-          e.tenantId,
-          e.at,
-          e.actor,
-          e.action,
-          e.objectType,
-          e.objectId,
-          eventJson(e.before),
-          eventJson(e.after),
-          e.reason,
-          e.requestId,
-          e.prevHash,
-          e.hash,
-        ]),
+        values(part),
       )
     }
-    const last = events[events.length - 1] as CasmEvent
     await this.q.run('UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1', [last.seq, last.hash])
+  }
+
+  async finishBatch(batch: {
+    readonly rows: readonly AllocationRow[]
+    readonly versions: readonly { readonly poolId: string; readonly version: PoolVersion }[]
+    readonly events: readonly CasmEvent[]
+    readonly head: ChainHead
+  }): Promise<void> {
+    const { rows, versions, events, head } = batch
+    const last = events[events.length - 1]
+    if (
+      this.dialect !== 'postgres' ||
+      rows.length > 400 ||
+      events.length > 400 ||
+      versions.length > 100
+    ) {
+      // SQLite runs in-process: separate statements cost nothing extra.
+      const stored = await this.chainHead()
+      if (stored.seq !== head.seq || stored.hash !== head.hash) throw new ChainMovedError(head.seq)
+      await this.insertAllocations(rows)
+      for (const v of versions) await this.setPoolVersion(v.poolId, v.version)
+      await this.appendEvents(events)
+      return
+    }
+    // PostgreSQL: one statement of data-modifying CTEs; the head update is guarded by the
+    // expected head, and reports whether it matched.
+    const params: SqlValue[] = []
+    const parts: string[] = []
+    if (rows.length > 0) {
+      const one = `(${Array.from({ length: 23 }, () => '?').join(', ')}, numrange(?::numeric, ?::numeric, '[]'))`
+      parts.push(
+        `a AS (INSERT INTO allocation (${ALLOCATION_COLUMNS}, span) VALUES ${rows.map(() => one).join(', ')})`,
+      )
+      for (const r of rows) params.push(...this.allocationValues(r))
+    }
+    versions.forEach((v, i) => {
+      parts.push(`v${i} AS (UPDATE pool SET version = ?, space_version = ? WHERE id = ?)`)
+      params.push(v.version.version, v.version.spaceVersion, v.poolId)
+    })
+    if (events.length > 0) {
+      const one = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+      parts.push(
+        `e AS (INSERT INTO event (${EVENT_COLUMNS}) VALUES ${events.map(() => one).join(', ')})`,
+      )
+      for (const e of events) params.push(...eventValues(e))
+    }
+    const next = last ?? head
+    params.push(next.seq, next.hash, head.seq, head.hash)
+    const sql = `${parts.length > 0 ? `WITH ${parts.join(', ')} ` : ''}UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ?`
+    if ((await this.q.run(sql, params)) !== 1) throw new ChainMovedError(head.seq)
   }
 
   async insertIdempotency(row: IdempotencyRow): Promise<void> {

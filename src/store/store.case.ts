@@ -37,6 +37,7 @@ import type {
 import { defaultPolicy } from '../domain/pool-policy.js'
 import { hashEvent, verifyChain } from '../coordinator/event-chain.js'
 import { newId } from '../coordinator/ids.js'
+import { ChainMovedError } from '../coordinator/store.js'
 import type {
   AllocationFilter,
   AllocationRow,
@@ -1615,6 +1616,71 @@ export function runStoreSuite(name: string, open: OpenStore): void {
     })
 
     // ---- events --------------------------------------------------------------------------
+
+    test('finishBatch writes rows, pool versions and events at once, guarded by the head', async (store) => {
+      const w = await seed(store, 'ipv4', ['100.96.0.0/24'])
+      const head = await store.reader.chainHead()
+      const rows = [
+        makeUnit(w.pool, '100.96.0.0/30', { changedVersion: 4 }),
+        makeUnit(w.pool, '100.96.0.4/30', { changedVersion: 4 }),
+      ]
+      const events = chainAfter(head, [
+        {
+          tenantId: w.tenant.id,
+          action: 'grant.create',
+          objectType: 'grant',
+          objectId: rows[0]?.id ?? null,
+        },
+        {
+          tenantId: w.tenant.id,
+          action: 'grant.create',
+          objectType: 'grant',
+          objectId: rows[1]?.id ?? null,
+        },
+      ])
+      await store.write((tx) =>
+        tx.finishBatch({
+          rows,
+          versions: [{ poolId: w.pool.id, version: { version: 4, spaceVersion: 2 } }],
+          events,
+          head,
+        }),
+      )
+      assert.deepEqual(sortedById(await store.reader.liveUnits(w.pool.id)), sortedById(rows))
+      assert.deepEqual(await store.reader.poolVersion(w.pool.id), { version: 4, spaceVersion: 2 })
+      const last = defined(events.at(-1), 'last event')
+      assert.deepEqual(await store.reader.chainHead(), { seq: last.seq, hash: last.hash })
+      assert.deepEqual(await store.reader.scanEvents(head.seq, 10), events)
+
+      // A writer whose head is stale (another appended meanwhile) is refused and changes nothing.
+      const stale = { seq: last.seq, hash: 'f'.repeat(64) }
+      const more = [makeUnit(w.pool, '100.96.0.8/30', { changedVersion: 5 })]
+      await assert.rejects(
+        store.write((tx) =>
+          tx.finishBatch({
+            rows: more,
+            versions: [{ poolId: w.pool.id, version: { version: 5, spaceVersion: 2 } }],
+            events: chainAfter(stale, [{ action: 'grant.create' }]),
+            head: stale,
+          }),
+        ),
+        (e: unknown) => e instanceof ChainMovedError,
+      )
+      assert.equal((await store.reader.liveUnits(w.pool.id)).length, 2)
+      assert.deepEqual(await store.reader.poolVersion(w.pool.id), { version: 4, spaceVersion: 2 })
+      assert.deepEqual(await store.reader.chainHead(), { seq: last.seq, hash: last.hash })
+
+      // Nothing to write is fine.
+      await store.write((tx) =>
+        tx.finishBatch({
+          rows: [],
+          versions: [],
+          events: [],
+          head: { seq: last.seq, hash: last.hash },
+        }),
+      )
+      assert.deepEqual(await store.reader.chainHead(), { seq: last.seq, hash: last.hash })
+    })
 
     test('appendEvents moves the chain head; scanEvents pages in seq order', async (store) => {
       const head = await store.reader.chainHead()

@@ -109,8 +109,8 @@ export class PostgresDriver implements SqlDriver {
   async writeTransaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect()
     try {
-      await client.query('BEGIN')
-      await client.query('SELECT pg_advisory_xact_lock($1)', [WRITER_LOCK_KEY])
+      // One round trip for both (a simple query may hold several statements).
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITER_LOCK_KEY})`)
       const result = await fn(new Executor(client))
       await client.query('COMMIT')
       return result
