@@ -157,6 +157,7 @@ CREATE INDEX allocation_device ON allocation (device_id, id) WHERE device_id IS 
 CREATE INDEX allocation_tenant_type ON allocation (tenant_id, type, id);
 CREATE INDEX allocation_expires ON allocation (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX allocation_quarantine ON allocation (quarantine_until) WHERE quarantine_until IS NOT NULL;
+CREATE INDEX allocation_transient ON allocation (state) WHERE state IN ('released', 'expired');
 
 CREATE TABLE event (
   seq ${t.seq} PRIMARY KEY,

@@ -515,13 +515,19 @@ class SqlReader implements StoreReader {
   }
 
   async dueUnits(now: number, limit: number): Promise<AllocationRow[]> {
+    // Three indexed branches (partial indexes on expires_at, quarantine_until and the transient
+    // states): the sweep runs every second and must not scan the table.
     const rows = await this.q.all(
-      `SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE live = ? AND (
-         (state IN ('active', 'draining') AND expires_at IS NOT NULL AND expires_at <= ?)
-         OR (state = 'quarantined' AND quarantine_until IS NOT NULL AND quarantine_until <= ?)
-         OR state IN ('released', 'expired'))
-       ORDER BY id LIMIT ?`,
-      [true, now, now, limit],
+      `SELECT * FROM (
+         SELECT ${ALLOCATION_COLUMNS} FROM allocation
+           WHERE expires_at IS NOT NULL AND expires_at <= ? AND state IN ('active', 'draining') AND live = ?
+         UNION ALL
+         SELECT ${ALLOCATION_COLUMNS} FROM allocation
+           WHERE quarantine_until IS NOT NULL AND quarantine_until <= ? AND state = 'quarantined' AND live = ?
+         UNION ALL
+         SELECT ${ALLOCATION_COLUMNS} FROM allocation WHERE state IN ('released', 'expired') AND live = ?
+       ) due ORDER BY id LIMIT ?`,
+      [now, true, now, true, true, limit],
     )
     return rows.map(allocationOf)
   }

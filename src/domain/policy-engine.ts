@@ -1,0 +1,273 @@
+/**
+ * The policy engine: pure decisions about one device's grants, from its reports, its pool's
+ * policy and the clock (casm-drafts.md §4.3–4.4, workflows W2, W4–W6; design.md "The policy
+ * loop"). The coordinator runs it after every status report and on a timer, and applies what it
+ * returns; nothing here does I/O, so every rule is tested with a fake clock.
+ *
+ * Per family, with `capacity` = addresses of the device's active grants and `used` = addresses in
+ * use in all of its live grants:
+ *
+ * ```
+ *   used / capacity ≥ high            → cancel a drain if one is running, else grant one more unit
+ *   forecast: time to exhaustion < lead time → grant one more unit early
+ *   used / capacity < low, held for holdDown, more than minUnits grants
+ *                                     → drain the least-used unpinned grant (if what remains
+ *                                       stays under the high watermark)
+ *   a draining grant reported empty   → release it (then quarantine, then free)
+ *   lifetime over (not pinned)        → drain it; it expires once reported empty
+ *   no report for staleAfter          → alert "device silent" (nothing is reclaimed)
+ * ```
+ *
+ * Nothing is ever released while its device reports addresses in use in it.
+ *
+ * @module
+ */
+
+import type { Family } from '../ip/index.js'
+import type { PoolPolicy } from './pool-policy.js'
+
+/** What the engine knows about one live grant of the device. */
+export interface GrantFacts {
+  readonly id: string
+  readonly poolId: string
+  readonly family: Family
+  readonly prefix: string
+  /** Addresses in the grant. */
+  readonly size: number
+  readonly state: 'active' | 'draining'
+  readonly pinned: boolean
+  readonly expiresAt: number | null
+  /** Why it drains, when it does: `policy`, `lifetime`, `operator`, `move`. */
+  readonly drainReason: string | null
+  /** The last report for the grant, if any. */
+  readonly usage: {
+    readonly used: number
+    readonly peak: number
+    readonly average: number
+    readonly at: number
+  } | null
+}
+
+/** A point of the device's usage history (per family): what it used out of what it held. */
+export interface UsageSample {
+  readonly at: number
+  readonly used: number
+  readonly capacity: number
+}
+
+/** Everything the engine needs about one device at one moment. */
+export interface DeviceFacts {
+  readonly deviceId: string
+  readonly now: number
+  /** The policy in force for this device (the pool's, with the device's overrides). */
+  readonly policy: EffectivePolicy
+  readonly grants: readonly GrantFacts[]
+  /** Since when the utilisation has been under the low watermark, per family (null: it is not). */
+  readonly lowSince: Readonly<Partial<Record<Family, number | null>>>
+  /** Usage history per family, oldest first, for the forecast. */
+  readonly history: Readonly<Partial<Record<Family, readonly UsageSample[]>>>
+  /** When the device last reported. */
+  readonly lastReportAt: number | null
+  /** Families the device uses (from its grants or its requests). */
+  readonly families: readonly Family[]
+}
+
+/** The device loop's part of a policy: the pool policy and what only the loop needs. */
+export interface EffectivePolicy extends PoolPolicy {
+  /** Grow before exhaustion when the forecast says it comes within this many seconds (0: off). */
+  readonly leadTime: number
+  /** Fewest active grants a device keeps (reclaim never goes below). */
+  readonly minUnits: number
+  /** A device silent for this many seconds raises an alert. */
+  readonly staleAfter: number
+  /** The device reports every this many seconds (told to it in the sync). */
+  readonly reportInterval: number
+}
+
+/** Defaults of the loop-only fields. */
+export const LOOP_DEFAULTS = {
+  leadTime: 600,
+  minUnits: 1,
+  staleAfter: 60,
+  reportInterval: 10,
+} as const
+
+/** One decision, with the reason written into its event. */
+export type Decision =
+  | { readonly kind: 'grant'; readonly family: Family; readonly reason: string }
+  | { readonly kind: 'undrain'; readonly grant: string; readonly reason: string }
+  | {
+      readonly kind: 'drain'
+      readonly grant: string
+      readonly cause: 'policy' | 'lifetime'
+      readonly reason: string
+    }
+  | {
+      readonly kind: 'release'
+      readonly grant: string
+      readonly expire: boolean
+      readonly reason: string
+    }
+  | { readonly kind: 'alert'; readonly alert: 'device-silent'; readonly reason: string }
+
+/** The engine's answer: what to do, and the timers to keep. */
+export interface Verdict {
+  readonly decisions: readonly Decision[]
+  readonly lowSince: Partial<Record<Family, number | null>>
+  /** Utilisation per family (used / capacity), for status and metrics. */
+  readonly utilisation: Partial<Record<Family, number>>
+}
+
+const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`
+
+/**
+ * Growth rate (addresses per second) of `used` by least squares over the samples of the last
+ * `window` seconds; 0 when there are fewer than three samples or the time span is zero.
+ */
+export function growthRate(
+  samples: readonly UsageSample[],
+  now: number,
+  windowSeconds: number,
+): number {
+  const recent = samples.filter((s) => s.at >= now - windowSeconds * 1000)
+  if (recent.length < 3) return 0
+  const n = recent.length
+  const mx = recent.reduce((a, s) => a + s.at, 0) / n
+  const my = recent.reduce((a, s) => a + s.used, 0) / n
+  let num = 0
+  let den = 0
+  for (const s of recent) {
+    num += (s.at - mx) * (s.used - my)
+    den += (s.at - mx) ** 2
+  }
+  return den === 0 ? 0 : (num / den) * 1000
+}
+
+/**
+ * Seconds until `used` reaches `capacity` at `rate` addresses per second (Infinity when not
+ * growing).
+ */
+export function timeToExhaustion(used: number, capacity: number, rate: number): number {
+  if (rate <= 0) return Number.POSITIVE_INFINITY
+  return Math.max(0, (capacity - used) / rate)
+}
+
+/** Decides what to do about one device now. */
+export function decide(d: DeviceFacts): Verdict {
+  const p = d.policy
+  const decisions: Decision[] = []
+  const lowSince: Partial<Record<Family, number | null>> = {}
+  const utilisation: Partial<Record<Family, number>> = {}
+
+  if (
+    d.lastReportAt !== null &&
+    d.now - d.lastReportAt > p.staleAfter * 1000 &&
+    d.grants.length > 0
+  ) {
+    decisions.push({
+      kind: 'alert',
+      alert: 'device-silent',
+      reason: `no status report for ${Math.round((d.now - d.lastReportAt) / 1000)} s (expected every ${p.reportInterval} s); nothing of it is reclaimed while it is silent`,
+    })
+  }
+
+  for (const g of d.grants) {
+    // A draining grant its device reports empty goes back (after quarantine).
+    if (g.state === 'draining' && g.usage !== null && g.usage.used === 0 && g.usage.at > 0) {
+      decisions.push({
+        kind: 'release',
+        grant: g.id,
+        expire: g.drainReason === 'lifetime',
+        reason: `drained (${g.drainReason ?? 'policy'}) and reported empty at ${new Date(g.usage.at).toISOString()}`,
+      })
+    }
+    // Lifetime over: drain first, expire once empty.
+    if (g.state === 'active' && !g.pinned && g.expiresAt !== null && g.expiresAt <= d.now) {
+      decisions.push({
+        kind: 'drain',
+        grant: g.id,
+        cause: 'lifetime',
+        reason: `its lifetime ended at ${new Date(g.expiresAt).toISOString()} without renewal`,
+      })
+    }
+  }
+  const leaving = new Set(
+    decisions.flatMap((x) => (x.kind === 'drain' || x.kind === 'release' ? [x.grant] : [])),
+  )
+
+  for (const family of d.families) {
+    const mine = d.grants.filter((g) => g.family === family)
+    const active = mine.filter((g) => g.state === 'active' && !leaving.has(g.id))
+    const capacity = active.reduce((a, g) => a + g.size, 0)
+    const used = mine.reduce((a, g) => a + (g.usage?.used ?? 0), 0)
+    const u = capacity === 0 ? (used > 0 ? Number.POSITIVE_INFINITY : 0) : used / capacity
+    utilisation[family] = capacity === 0 ? 0 : u
+
+    if (capacity === 0 || u >= p.highWatermark) {
+      lowSince[family] = null
+      const draining = mine.find(
+        (g) => g.state === 'draining' && g.drainReason === 'policy' && !leaving.has(g.id),
+      )
+      if (draining !== undefined && capacity > 0) {
+        decisions.push({
+          kind: 'undrain',
+          grant: draining.id,
+          reason: `usage ${pct(u)} reached the high watermark ${pct(p.highWatermark)} while ${draining.prefix} was draining: it serves again`,
+        })
+      } else {
+        decisions.push({
+          kind: 'grant',
+          family,
+          reason:
+            capacity === 0
+              ? `the device holds no active ${family} space`
+              : `usage ${pct(u)} (${used} of ${capacity}) reached the high watermark ${pct(p.highWatermark)}`,
+        })
+      }
+      continue
+    }
+
+    if (p.leadTime > 0) {
+      const rate = growthRate(
+        d.history[family] ?? [],
+        d.now,
+        Math.max(p.leadTime, 6 * p.reportInterval),
+      )
+      const tte = timeToExhaustion(used, capacity, rate)
+      if (tte < p.leadTime) {
+        lowSince[family] = null
+        decisions.push({
+          kind: 'grant',
+          family,
+          reason: `forecast: growing ${rate.toFixed(2)} addresses/s, the ${capacity} held run out in ${Math.round(tte)} s, under the lead time ${p.leadTime} s`,
+        })
+        continue
+      }
+    }
+
+    if (u < p.lowWatermark) {
+      const since = d.lowSince[family] ?? d.now
+      lowSince[family] = since
+      const held = (d.now - since) / 1000
+      const candidates = active
+        .filter((g) => !g.pinned)
+        .sort((a, b) => (a.usage?.average ?? 0) - (b.usage?.average ?? 0) || b.size - a.size)
+      const victim = candidates[0]
+      if (held >= p.holdDown && active.length > p.minUnits && victim !== undefined) {
+        const after = capacity - victim.size
+        if (after > 0 && used / after < p.highWatermark) {
+          decisions.push({
+            kind: 'drain',
+            grant: victim.id,
+            cause: 'policy',
+            reason: `usage ${pct(u)} stayed under the low watermark ${pct(p.lowWatermark)} for ${Math.round(held)} s (hold-down ${p.holdDown} s); ${victim.prefix} is the least used`,
+          })
+          lowSince[family] = null
+        }
+      }
+    } else {
+      lowSince[family] = null
+    }
+  }
+  return { decisions, lowSince, utilisation }
+}
