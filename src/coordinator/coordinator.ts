@@ -30,6 +30,9 @@ export interface CoordinatorOptions {
   readonly idempotencyTtlMs?: number
 }
 
+/** How long a successful authentication is reused. */
+export const AUTH_CACHE_MS = 2000
+
 /** The answer an idempotent request gives, first time or replayed. */
 export interface IdempotentAnswer {
   readonly status: number
@@ -52,6 +55,8 @@ export class Coordinator {
   readonly writer: Writer
   readonly #options: CoordinatorOptions
   #sweeper: NodeJS.Timeout | undefined
+  /** Recent authentications, for AUTH_CACHE_MS: a token costs no store query per request. */
+  readonly #auth = new Map<string, { caller: Omit<Caller, 'requestId'>; until: number }>()
   #sweeping = false
   readonly started: number
 
@@ -59,7 +64,9 @@ export class Coordinator {
     this.store = store
     this.clock = options.clock ?? systemClock
     this.#options = options
-    this.writer = new Writer(store, this.cache, this.clock)
+    this.writer = new Writer(store, this.cache, this.clock, () => {
+      this.#auth.clear()
+    })
     this.started = this.clock.now()
   }
 
@@ -137,12 +144,25 @@ export class Coordinator {
   }
 
   /** Resolves a bearer token and a tenant name into a caller. */
-  authenticate(
+  /**
+   * Resolves a bearer token and a tenant name into a caller. Successful answers are kept for
+   * {@link AUTH_CACHE_MS}; every change to tokens, tenants or devices made here forgets them at
+   * once (another coordinator's revocation takes effect within that time).
+   */
+  async authenticate(
     secret: string | undefined,
     tenant: string | undefined,
     requestId: string | null,
   ): Promise<Caller> {
-    return authenticate(this.reader, secret, tenant, requestId)
+    const key = `${secret ?? ''}\n${tenant ?? ''}`
+    const now = Date.now()
+    const hit = this.#auth.get(key)
+    if (hit !== undefined && hit.until > now) return { ...hit.caller, requestId }
+    const caller = await authenticate(this.reader, secret, tenant, requestId)
+    if (this.#auth.size > 10_000) this.#auth.clear()
+    const { requestId: _dropped, ...rest } = caller
+    this.#auth.set(key, { caller: rest, until: now + AUTH_CACHE_MS })
+    return caller
   }
 
   /** Events the caller may read: its tenant's; a root caller may ask for every tenant's. */

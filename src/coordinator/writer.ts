@@ -91,6 +91,9 @@ const FORGET = new Set([
   'savepoint',
 ])
 
+/** Writes after which cached authentications may be wrong. */
+const AUTH_WRITES = new Set(['insertToken', 'revokeToken', 'deleteTenant', 'deleteDevice'])
+
 /** Reads that do not look at allocation rows, so they need not wait for buffered inserts. */
 const NO_FLUSH = new Set([
   'poolVersion',
@@ -112,6 +115,8 @@ interface TrackedTx {
   flush(): Promise<void>
   /** Hands over the rows still buffered (the caller writes them). */
   take(): AllocationRow[]
+  /** True when the batch changed tokens, tenants or devices. */
+  authChanged(): boolean
 }
 
 /**
@@ -122,6 +127,7 @@ interface TrackedTx {
  */
 function trackWrites(tx: WriteTx): TrackedTx {
   let writes = 0
+  let authChanged = false
   const memo = new Map<string, Promise<unknown>>()
   let buffer: AllocationRow[] = []
   const flush = async (): Promise<void> => {
@@ -174,6 +180,7 @@ function trackWrites(tx: WriteTx): TrackedTx {
       }
       return async (...args: unknown[]) => {
         if (WRITES.has(prop)) writes++
+        if (AUTH_WRITES.has(prop)) authChanged = true
         if (!NO_FLUSH.has(prop)) await flush()
         try {
           return await fn.apply(target, args)
@@ -188,7 +195,7 @@ function trackWrites(tx: WriteTx): TrackedTx {
     buffer = []
     return rows
   }
-  return { tx: proxy, writes: () => writes, flush, take }
+  return { tx: proxy, writes: () => writes, flush, take, authChanged: () => authChanged }
 }
 
 /** The per-batch state shared by the operations of one transaction. */
@@ -392,10 +399,19 @@ export class Writer {
   /** The chain head as this writer last committed it; unknown after a failed batch. */
   #head: ChainHead | undefined
 
-  constructor(store: Store, cache: PoolSpaceCache, clock: Clock) {
+  /** Called after a commit that changed tokens, tenants or devices. */
+  readonly #onAuthChange: () => void
+
+  constructor(
+    store: Store,
+    cache: PoolSpaceCache,
+    clock: Clock,
+    onAuthChange: () => void = () => undefined,
+  ) {
     this.#store = store
     this.#cache = cache
     this.#clock = clock
+    this.#onAuthChange = onAuthChange
   }
 
   /** Queues `op`; resolves with its result once its transaction has committed. */
@@ -444,6 +460,7 @@ export class Writer {
   async #runBatch(items: Pending[], isolate: boolean, retried = false): Promise<void> {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = []
     let batch: Batch | undefined
+    const flags = { authChanged: false }
     try {
       await this.#store.write(async (raw) => {
         const tracked = trackWrites(raw)
@@ -465,6 +482,7 @@ export class Writer {
           }
         }
         await this.#finish(raw, batch, tracked.take())
+        flags.authChanged = tracked.authChanged()
       })
     } catch (error) {
       if (!isolate && isCasmError(error) && items.length === 1) {
@@ -489,6 +507,7 @@ export class Writer {
       return
     }
     const done = batch as Batch
+    if (flags.authChanged) this.#onAuthChange()
     if (done.newHead !== undefined) this.#head = done.newHead
     for (const [poolId, p] of done.pools) {
       if (p.unitsChanged) {

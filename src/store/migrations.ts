@@ -161,7 +161,7 @@ CREATE INDEX allocation_transient ON allocation (state) WHERE state IN ('release
 
 CREATE TABLE event (
   seq ${t.seq} PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
+  id TEXT NOT NULL,
   tenant_id TEXT,
   at ${t.time} NOT NULL,
   actor TEXT NOT NULL,
