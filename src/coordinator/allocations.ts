@@ -189,12 +189,21 @@ export interface GrantInput {
   readonly prefix?: string
 }
 
-/** Grants a unit of a pool to a device. */
-export function createGrant(c: Caller, poolKey: string, input: GrantInput): WriteOp<Grant> {
+/**
+ * Grants a unit of a pool to a device. The device may come already looked up (outside the
+ * writer, so concurrent requests do not queue for it); the store's foreign key still refuses a
+ * device deleted meanwhile.
+ */
+export function createGrant(
+  c: Caller,
+  poolKey: string,
+  input: GrantInput,
+  resolved?: Device,
+): WriteOp<Grant> {
   return async (ctx) => {
     requireRole(c, 'operator')
     const pool = await poolOrThrow(ctx.tx, c, poolKey)
-    const device = await deviceOrThrow(ctx.tx, c, input.device)
+    const device = resolved ?? (await deviceOrThrow(ctx.tx, c, input.device))
     const a = await ctx.allocator(pool)
     let prefix: Prefix
     if (input.prefix !== undefined) {
@@ -234,6 +243,12 @@ export function createGrant(c: Caller, poolKey: string, input: GrantInput): Writ
     })
     return grant
   }
+}
+
+/** Looks a grant's device up on committed data, before the write (see {@link createGrant}). */
+export async function resolveDevice(reader: StoreReader, c: Caller, key: string): Promise<Device> {
+  requireRole(c, 'operator')
+  return deviceOrThrow(reader, c, key)
 }
 
 /** Reads a grant. */

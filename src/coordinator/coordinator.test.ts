@@ -12,11 +12,11 @@ import { CasmError, isCasmError } from '../errors/casm-error.js'
 import { AddressRange, Prefix } from '../ip/index.js'
 import { openStore } from '../store/open-store.js'
 import { createTestDatabase } from '../../test/support/postgres.js'
-import { createGrant, releaseGrant } from './allocations.js'
+import { createGrant, releaseGrant, resolveDevice } from './allocations.js'
 import { type Caller, systemCaller } from './caller.js'
 import { FakeClock } from './clock.js'
 import { Coordinator } from './coordinator.js'
-import { createBlock, createDevice, createDomain, createPool } from './inventory.js'
+import { createBlock, createDevice, createDomain, createPool, deleteDevice } from './inventory.js'
 import type { Store } from './store.js'
 
 async function tenantOf(co: Coordinator): Promise<Caller> {
@@ -126,6 +126,17 @@ describe('writer', () => {
     await assert.rejects(failing)
     const next = await co.run(createGrant(c, 'p', { device: 'd0' }))
     assert.equal(next.prefix, probe.prefix, 'the failed operation left its prefix taken')
+  })
+
+  it('a device deleted between its lookup and the write answers not found', async () => {
+    await co.run(createDevice(c, { name: 'gone' }))
+    const device = await resolveDevice(co.reader, c, 'gone')
+    await co.run(deleteDevice(c, 'gone'))
+    await assert.rejects(co.run(createGrant(c, 'p', { device: 'gone' }, device)), (e: unknown) =>
+      isCasmError(e, 'CASM_ERR_NOT_FOUND'),
+    )
+    const verify = await co.verifyEvents(c)
+    assert.ok(verify.ok)
   })
 
   it('a batch broken by a bug reruns its operations one by one', async () => {

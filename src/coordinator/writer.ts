@@ -581,6 +581,16 @@ function chainMoved(error: unknown): boolean {
 
 function internal(error: unknown): CasmError {
   const message = error instanceof Error ? error.message : String(error)
+  const code = (error as { code?: unknown }).code
+  if (code === '23503' || /FOREIGN KEY constraint failed/.test(message)) {
+    // A referenced object (a device, a pool) was deleted between the request's lookup and its write.
+    return new CasmError(
+      'CASM_ERR_NOT_FOUND',
+      'an object the request refers to was deleted meanwhile; look it up again',
+      undefined,
+      { cause: error },
+    )
+  }
   if (/SQLITE_BUSY|database is locked|ECONNREFUSED|Connection terminated|timeout/i.test(message)) {
     return new CasmError(
       'CASM_ERR_UNAVAILABLE',

@@ -36,19 +36,20 @@ export function allocationRoutes(app: Api): void {
       body: S.GrantInput,
       response: { 201: S.Grant, ...errors },
     },
-    handler: (req, reply) =>
-      mutate(
+    handler: async (req, reply) => {
+      const c = callerOf(req)
+      const body = req.body as allocations.GrantInput
+      // The device is looked up here, in parallel with other requests, not inside the writer.
+      const device = await allocations.resolveDevice(co.reader, c, body.device)
+      return mutate(
         co,
         req,
         reply,
-        allocations.createGrant(
-          callerOf(req),
-          (req.params as { pool: string }).pool,
-          req.body as allocations.GrantInput,
-        ),
+        allocations.createGrant(c, (req.params as { pool: string }).pool, body, device),
         grantOut,
         201,
-      ),
+      )
+    },
   })
   app.get('/api/v1/grants', {
     schema: {
