@@ -1012,6 +1012,31 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
       h.clock.advance(1_000)
       const r = await h.coordinator.sweepNow()
       assert.ok(r.expired >= 1)
+      // A device's grant is withdrawn only after drain: it drains, and expires once its device
+      // reports it empty.
+      const draining = ok<GrantOut>(await root.get(`/api/v1/grants/${g.id}`))
+      assert.equal(draining.state, 'draining')
+      assert.equal(draining.expiresAt, null)
+      const devToken = ok<{ secret: string }>(
+        await root.post('/api/v1/tokens', {
+          name: 'gr-dev-agent',
+          role: 'device',
+          device: 'gr-dev',
+        }),
+        201,
+      )
+      const dev = h.as(devToken.secret)
+      const report = (used: number) =>
+        dev.post('/api/v1/agent/messages', {
+          v: 1,
+          txn: `life-${used}`,
+          type: 'status-report',
+          window: 10,
+          grants: [{ grant: g.id, used }],
+        })
+      ok(await report(3))
+      assert.equal(ok<GrantOut>(await root.get(`/api/v1/grants/${g.id}`)).state, 'draining')
+      ok(await report(0))
       const expired = ok<GrantOut>(await root.get(`/api/v1/grants/${g.id}`))
       assert.equal(expired.state, 'quarantined')
       assert.equal(expired.releasedAt, iso(h.clock.now()))
@@ -1019,11 +1044,14 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
       let events = ok<Page<EventOut>>(await root.get(`/api/v1/events?object=${g.id}`)).items
       assert.deepEqual(
         events.map((e) => e.action),
-        ['grant.create', 'grant.expire'],
+        ['grant.create', 'grant.drain', 'grant.expire'],
       )
-      const exp = events[1] as EventOut
-      assert.equal(exp.actor, 'system')
-      assert.equal(exp.before?.['state'], 'active')
+      const drain = events[1] as EventOut
+      assert.equal(drain.actor, 'system:policy')
+      assert.match(drain.reason ?? '', /lifetime/)
+      const exp = events[2] as EventOut
+      assert.equal(exp.actor, 'system:policy')
+      assert.equal(exp.before?.['state'], 'draining')
       assert.equal(exp.after?.['state'], 'quarantined')
       assert.match(exp.reason ?? '', /lifetime/)
       await h.refuse(full, 409, 'CASM_ERR_POOL_EXHAUSTED', watch)
@@ -1036,7 +1064,7 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
       events = ok<Page<EventOut>>(await root.get(`/api/v1/events?object=${g.id}`)).items
       assert.deepEqual(
         events.map((e) => e.action),
-        ['grant.create', 'grant.expire', 'grant.free'],
+        ['grant.create', 'grant.drain', 'grant.expire', 'grant.free'],
       )
       const again = await h.grant('gr-life', { device: 'gr-dev' })
       assert.equal(again.prefix, g.prefix)
@@ -2432,6 +2460,267 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
       assert.equal(line('used'), '32')
       assert.equal(line('free'), '224')
       assert.match(m.text, /^casm_http_requests_total\{/m)
+    })
+
+    // ---- the device loop over HTTP
+
+    /** A pool `name` of `space` for loop tests, a device and its device token. */
+    async function loopSetUp(
+      name: string,
+      space: string,
+      policy: Record<string, unknown> = {},
+    ): Promise<{
+      dev: Client
+      device: DeviceOut
+      send: (m: Record<string, unknown>) => Promise<Res>
+    }> {
+      if (
+        ok<Items<DomainOut>>(await root.get('/api/v1/domains')).items.every(
+          (d) => d.name !== 'loop-dom',
+        )
+      ) {
+        await h.domain('loop-dom')
+        await h.block('loop-dom', '10.60.0.0/16')
+      }
+      await h.pool({
+        name,
+        domain: 'loop-dom',
+        space: [space],
+        selectors: { 'custom.loop': [name] },
+        policy: {
+          unit: { min: 26, default: 28, max: 28 },
+          quarantine: 0,
+          holdDown: 0,
+          leadTime: 0,
+          ...policy,
+        },
+      })
+      const device = await h.device(`${name}-dev`, { custom: { loop: name } })
+      const t = ok<TokenCreated>(
+        await root.post('/api/v1/tokens', {
+          name: `${name}-agent`,
+          role: 'device',
+          device: device.name,
+        }),
+        201,
+      )
+      const dev = h.as(t.secret)
+      let n = 0
+      const send = (m: Record<string, unknown>): Promise<Res> =>
+        dev.post('/api/v1/agent/messages', { v: 1, txn: `${name}-${++n}`, ...m })
+      return { dev, device, send }
+    }
+
+    it('agent messages: hello, pool-request, report, release over HTTP; a resend gets the first answer', async () => {
+      const { dev, send } = await loopSetUp('loop-a', '10.60.1.0/24')
+      const sync = ok<{ type: string; grants: unknown[]; device: { name: string } }>(
+        await send({ type: 'hello', agent: { version: '1', backend: 'test' }, holds: [] }),
+      )
+      assert.equal(sync.type, 'sync')
+      assert.equal(sync.device.name, 'loop-a-dev')
+      const req = { v: 1, txn: 'req-1', type: 'pool-request', reason: 'start-up' }
+      const first = await dev.post('/api/v1/agent/messages', req)
+      const reply = ok<{ type: string; grants: { grant: string; prefix: string }[] }>(first)
+      assert.equal(reply.type, 'pool-reply')
+      assert.equal(first.headers['idempotent-replayed'], 'false')
+      const grant = reply.grants[0]?.grant ?? ''
+      const events = await h.eventCount()
+      const again = await dev.post('/api/v1/agent/messages', req)
+      assert.equal(again.text, first.text, 'the first answer again')
+      assert.equal(again.headers['idempotent-replayed'], 'true')
+      assert.equal(await h.eventCount(), events, 'a resend changes nothing')
+      const grants = ok<Page<GrantOut>>(await root.get('/api/v1/grants?pool=loop-a')).items
+      assert.equal(grants.length, 1)
+      await h.refuse(
+        () => dev.post('/api/v1/agent/messages', { ...req, reason: 'other' }),
+        422,
+        'CASM_ERR_IDEMPOTENCY_MISMATCH',
+        ['/api/v1/grants?pool=loop-a'],
+      )
+      const confirm = ok<{ type: string; decisions: string[] }>(
+        await send({
+          type: 'status-report',
+          window: 10,
+          grants: [{ grant, used: 15, peak: 16, average: 12 }],
+        }),
+      )
+      assert.deepEqual(confirm.decisions, ['grant'])
+      const detail = ok<{ usage: { used: number; peak: number; average: number } }>(
+        await root.get(`/api/v1/grants/${grant}/detail`),
+      )
+      assert.deepEqual(
+        { used: detail.usage.used, peak: detail.usage.peak, average: detail.usage.average },
+        { used: 15, peak: 16, average: 12 },
+      )
+      const rel = ok<{ type: string; grants: { state: string }[] }>(
+        await send({ type: 'release-request', grants: [grant] }),
+      )
+      assert.equal(rel.type, 'release-notification')
+      assert.equal(rel.grants[0]?.state, 'free')
+    })
+
+    it('agent messages: malformed, foreign and out-of-order messages are refused and change nothing', async () => {
+      const { dev, send } = await loopSetUp('loop-b', '10.60.2.0/24')
+      const reply = ok<{ grants: { grant: string }[] }>(await send({ type: 'pool-request' }))
+      const grant = reply.grants[0]?.grant ?? ''
+      const watch = ['/api/v1/grants?pool=loop-b', `/api/v1/grants/${grant}/detail`]
+      const post = (body: unknown) => () => dev.post('/api/v1/agent/messages', body)
+      await h.refuse(post({ v: 1, txn: 'x1', type: 'teleport' }), 400, 'CASM_ERR_VALIDATION', watch)
+      await h.refuse(
+        post({ v: 2, txn: 'x2', type: 'status-query' }),
+        400,
+        'CASM_ERR_VALIDATION',
+        watch,
+      )
+      await h.refuse(post({ v: 1, type: 'status-query' }), 400, 'CASM_ERR_VALIDATION', watch)
+      await h.refuse(
+        post({
+          v: 1,
+          txn: 'x3',
+          type: 'status-report',
+          window: 10,
+          grants: [{ grant, used: 'lots' }],
+        }),
+        400,
+        'CASM_ERR_VALIDATION',
+        watch,
+      )
+      await h.refuse(
+        post({
+          v: 1,
+          txn: 'x4',
+          type: 'status-report',
+          window: 10,
+          grants: [{ grant, used: 999 }],
+        }),
+        400,
+        'CASM_ERR_VALIDATION',
+        watch,
+      )
+      await h.refuse(
+        post({ v: 1, txn: 'x5', type: 'release-confirm', grants: [grant] }),
+        409,
+        'CASM_ERR_OUT_OF_ORDER',
+        watch,
+      )
+      const other = await loopSetUp('loop-c', '10.60.3.0/24')
+      await h.refuse(
+        () => other.send({ type: 'status-report', window: 10, grants: [{ grant, used: 1 }] }),
+        404,
+        'CASM_ERR_NOT_FOUND',
+        watch,
+      )
+      // Operators' tokens are not devices.
+      await h.refuse(
+        () => root.post('/api/v1/agent/messages', { v: 1, txn: 'x6', type: 'status-query' }),
+        403,
+        'CASM_ERR_FORBIDDEN',
+        watch,
+      )
+      await h.refuse(() => root.get('/api/v1/agent/stream'), 403, 'CASM_ERR_FORBIDDEN')
+      await h.refuse(
+        () => dev.get('/api/v1/agent/stream', { headers: { 'last-event-id': '999' } }),
+        409,
+        'CASM_ERR_OUT_OF_ORDER',
+      )
+      await h.refuse(
+        () => dev.get('/api/v1/agent/stream', { headers: { 'last-event-id': 'abc' } }),
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+    })
+
+    it('grant operations: pin, drain, undrain, move; loop status with the dry run; alerts', async () => {
+      const a = await loopSetUp('loop-d', '10.60.4.0/28', {
+        unit: { min: 28, default: 28, max: 28 },
+      })
+      const b = await loopSetUp('loop-e', '10.60.5.0/24')
+      const reply = ok<{ grants: { grant: string; prefix: string }[] }>(
+        await a.send({ type: 'pool-request' }),
+      )
+      const grant = reply.grants[0]?.grant ?? ''
+      const pinned = ok<{ pinned: boolean }>(
+        await root.post(`/api/v1/grants/${grant}/pin`, { pinned: true }),
+      )
+      assert.equal(pinned.pinned, true)
+      const drained = ok<{ state: string; drainCause: string }>(
+        await root.post(`/api/v1/grants/${grant}/drain`, { reason: 'maintenance' }),
+      )
+      assert.deepEqual([drained.state, drained.drainCause], ['draining', 'operator'])
+      await h.refuse(
+        () => root.post(`/api/v1/grants/${grant}/drain`, {}),
+        409,
+        'CASM_ERR_ILLEGAL_TRANSITION',
+      )
+      const back = ok<{ state: string; drainCause: null }>(
+        await root.post(`/api/v1/grants/${grant}/undrain`),
+      )
+      assert.deepEqual([back.state, back.drainCause], ['active', null])
+      await h.refuse(
+        () => root.post(`/api/v1/grants/${grant}/move`, { device: 'loop-d-dev' }),
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+      await h.refuse(
+        () => root.post(`/api/v1/grants/${grant}/move`, { device: 'nobody' }),
+        404,
+        'CASM_ERR_NOT_FOUND',
+      )
+      const moving = ok<{ state: string; drainCause: string; movingTo: string }>(
+        await root.post(`/api/v1/grants/${grant}/move`, { device: 'loop-e-dev' }),
+      )
+      assert.deepEqual(
+        [moving.state, moving.drainCause, moving.movingTo],
+        ['draining', 'move', b.device.id],
+      )
+      // The device's pool is full (one /28): its users get nowhere else — an alert says so.
+      const confirm = ok<{ decisions: string[] }>(
+        await a.send({ type: 'status-report', window: 10, grants: [{ grant, used: 3 }] }),
+      )
+      // Its own pool is full (one /28); pools without selectors serve any device: it gets space
+      // there for the users still on the moving grant.
+      assert.deepEqual(confirm.decisions, ['grant'])
+      const status = ok<{
+        routes: number
+        grants: { id: string; state: string }[]
+        plan: { kind: string; reason: string }[]
+        agent: unknown
+        utilisation: Record<string, number>
+      }>(await root.get('/api/v1/devices/loop-d-dev/loop'))
+      assert.equal(status.routes, 2, 'the moving grant and the new one, in two pools')
+      const alerts = ok<Items<{ kind: string }>>(
+        await root.get('/api/v1/alerts?open=false&limit=50'),
+      )
+      assert.ok(Array.isArray(alerts.items))
+      await h.refuse(() => root.get('/api/v1/alerts?limit=0'), 400, 'CASM_ERR_VALIDATION')
+      assert.deepEqual(status.grants.map((g) => g.state).sort(), ['active', 'draining'])
+      assert.ok(Array.isArray(status.plan))
+      ok(await a.send({ type: 'status-report', window: 10, grants: [{ grant, used: 0 }] }))
+      const moved = ok<Page<GrantOut>>(
+        await root.get('/api/v1/grants?device=loop-e-dev&state=active'),
+      ).items
+      assert.deepEqual(
+        moved.map((g) => g.prefix),
+        [reply.grants[0]?.prefix],
+      )
+      // A viewer reads but cannot act.
+      const viewer = ok<TokenCreated>(
+        await root.post('/api/v1/tokens', { name: 'loop-viewer', role: 'viewer' }),
+        201,
+      )
+      const v = h.as(viewer.secret)
+      ok(await v.get('/api/v1/devices/loop-e-dev/loop'))
+      await h.refuse(
+        () => v.post(`/api/v1/grants/${moved[0]?.id ?? ''}/drain`, {}),
+        403,
+        'CASM_ERR_FORBIDDEN',
+      )
+      const q = ok<{ eventId: number }>(await root.post('/api/v1/devices/loop-e-dev/status-query'))
+      assert.ok(q.eventId >= 1)
+      const m = await h.as(null).get('/metrics')
+      assert.match(m.text, /^casm_loop_messages_total\{type="status-report"\} \d+$/m)
+      assert.match(m.text, /^casm_loop_decisions_total\{kind="grant"\} \d+$/m)
+      assert.match(m.text, /^casm_agent_streams \d+$/m)
     })
   })
 }

@@ -63,6 +63,29 @@ export function createMetrics(coordinator: Coordinator): Metrics {
     labelNames: ['counter'],
     registers: [registry],
   })
+  const loopMessages = new Gauge({
+    name: 'casm_loop_messages_total',
+    help: 'Device messages answered, by type (first answers; resends are not counted)',
+    labelNames: ['type'],
+    registers: [registry],
+  })
+  const loopDecisions = new Gauge({
+    name: 'casm_loop_decisions_total',
+    help: 'Decisions the policy engine applied on reports, by kind',
+    labelNames: ['kind'],
+    registers: [registry],
+  })
+  const alerts = new Gauge({
+    name: 'casm_alerts_open',
+    help: 'Open alerts by kind (pool-exhausted, device-silent, grant-failures, move-failed)',
+    labelNames: ['kind'],
+    registers: [registry],
+  })
+  const streams = new Gauge({
+    name: 'casm_agent_streams',
+    help: 'Device streams open on this coordinator',
+    registers: [registry],
+  })
 
   return {
     contentType: registry.contentType,
@@ -97,6 +120,16 @@ export function createMetrics(coordinator: Coordinator): Metrics {
       cache.set({ counter: 'pools' }, coordinator.cache.size)
       cache.set({ counter: 'rebuilds' }, coordinator.cache.rebuilds)
       cache.set({ counter: 'refreshes' }, coordinator.cache.refreshes)
+      loopMessages.reset()
+      for (const [type, n] of coordinator.loopStats.messages) loopMessages.set({ type }, n)
+      loopDecisions.reset()
+      for (const [kind, n] of coordinator.loopStats.decisions) loopDecisions.set({ kind }, n)
+      alerts.reset()
+      const open = new Map<string, number>()
+      for (const a of await coordinator.reader.listAlerts(undefined, true, 100_000))
+        open.set(a.kind, (open.get(a.kind) ?? 0) + 1)
+      for (const [kind, n] of open) alerts.set({ kind }, n)
+      streams.set(coordinator.streams.size)
       return registry.metrics()
     },
   }

@@ -203,7 +203,28 @@ export const Policy = Type.Object({
   holdDown: Seconds,
   lifetime: Seconds,
   quarantine: Seconds,
+  leadTime: Seconds,
+  minUnits: Type.Integer(),
+  reportInterval: Type.Integer(),
+  staleAfter: Type.Integer(),
+  drain: lit(['natural', 'fast']),
 })
+const LoopFields = {
+  highWatermark: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+  lowWatermark: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
+  holdDown: Type.Optional(Seconds),
+  leadTime: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 315360000,
+      description:
+        'Grow early when the forecast runs out within this many seconds; 0 turns it off.',
+    }),
+  ),
+  minUnits: Type.Optional(Type.Integer({ minimum: 0, maximum: 65536 })),
+  reportInterval: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+  staleAfter: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+}
 export const PolicyInput = Type.Object(
   {
     unit: Type.Optional(
@@ -213,11 +234,10 @@ export const PolicyInput = Type.Object(
       ),
     ),
     strategy: Type.Optional(Strategy),
-    highWatermark: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
-    lowWatermark: Type.Optional(Type.Number({ minimum: 0, exclusiveMaximum: 1 })),
-    holdDown: Type.Optional(Seconds),
+    ...LoopFields,
     lifetime: Type.Optional(Seconds),
     quarantine: Type.Optional(Seconds),
+    drain: Type.Optional(lit(['natural', 'fast'])),
   },
   {
     additionalProperties: false,
@@ -305,16 +325,28 @@ export const Attributes = Type.Object(
   },
   { additionalProperties: false, description: 'Requestor attributes of RF-4.2.2.' },
 )
+export const DevicePolicy = Type.Object(LoopFields, {
+  additionalProperties: false,
+  description:
+    "Overrides of the device loop's policy for this device (the rest comes from the pool).",
+  examples: [{ highWatermark: 0.9, holdDown: 600 }],
+})
 export const Device = Type.Object({
   id: Id,
   name: Type.String(),
   attributes: Attributes,
+  policy: DevicePolicy,
   description: Type.String(),
   createdAt: Time,
   updatedAt: Time,
 })
 export const DeviceInput = Type.Object(
-  { name: Name, attributes: Type.Optional(Attributes), description: Type.Optional(Description) },
+  {
+    name: Name,
+    attributes: Type.Optional(Attributes),
+    policy: Type.Optional(DevicePolicy),
+    description: Type.Optional(Description),
+  },
   {
     additionalProperties: false,
     examples: [
@@ -326,6 +358,7 @@ export const DevicePatch = Type.Object(
   {
     name: Type.Optional(Name),
     attributes: Type.Optional(Attributes),
+    policy: Type.Optional(DevicePolicy),
     description: Type.Optional(Description),
   },
   { additionalProperties: false, examples: [{ attributes: { function: 'bng', scope: 'public' } }] },
@@ -519,3 +552,190 @@ export const PageQuery = Type.Object(
 )
 
 export type TDomainInput = Static<typeof DomainInput>
+
+// ---- the device loop -------------------------------------------------------------------------
+
+export const GrantDetail = Type.Object({
+  ...Grant.properties,
+  pinned: Type.Boolean({ description: 'Never reclaimed by the policy.' }),
+  drainCause: Type.Union([lit(['policy', 'lifetime', 'operator', 'move']), Type.Null()]),
+  movingTo: Type.Union([Id, Type.Null()], { description: 'The device a move hands it to.' }),
+  usage: Type.Union([
+    Type.Object({
+      used: Type.Number(),
+      peak: Type.Number(),
+      average: Type.Number(),
+      ports: Type.Union([
+        Type.Object({
+          total: Type.Number(),
+          used: Type.Number(),
+          peak: Type.Number(),
+          average: Type.Number(),
+        }),
+        Type.Null(),
+      ]),
+      plane: Type.Union([Type.String(), Type.Null()]),
+      reportedAt: Time,
+    }),
+    Type.Null(),
+  ]),
+  confirmedAt: NullableTime,
+})
+export const DrainInput = Type.Object(
+  { reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  { additionalProperties: false, examples: [{ reason: 'maintenance on bng-01' }] },
+)
+export const PinInput = Type.Object(
+  { pinned: Type.Boolean() },
+  { additionalProperties: false, examples: [{ pinned: true }] },
+)
+export const MoveInput = Type.Object(
+  { device: Key },
+  { additionalProperties: false, examples: [{ device: 'bng-02' }] },
+)
+export const Decision = Type.Object(
+  {
+    kind: lit(['grant', 'undrain', 'drain', 'release', 'alert']),
+    reason: Type.String(),
+    family: Type.Optional(Family),
+    grant: Type.Optional(Id),
+    cause: Type.Optional(Type.String()),
+    expire: Type.Optional(Type.Boolean()),
+    alert: Type.Optional(Type.String()),
+  },
+  { description: 'What the policy engine would do, and why.' },
+)
+export const Alert = Type.Object({
+  id: Type.String(),
+  kind: Type.String({ examples: ['pool-exhausted', 'device-silent', 'grant-failures'] }),
+  objectType: Type.String(),
+  objectId: Type.String(),
+  message: Type.String(),
+  raisedAt: Time,
+  clearedAt: NullableTime,
+})
+export const DeviceLoopStatus = Type.Object({
+  device: Device,
+  agent: Type.Union([
+    Type.Object({
+      version: Type.String(),
+      backend: Type.String(),
+      planes: Type.Optional(Type.Array(Type.String())),
+    }),
+    Type.Null(),
+  ]),
+  connectedAt: NullableTime,
+  lastReportAt: NullableTime,
+  silent: Type.Boolean(),
+  streamEventId: Type.Integer(),
+  ackedEventId: Type.Integer(),
+  routes: Type.Integer({ description: 'Routes its grants need once aggregated.' }),
+  grants: Type.Array(GrantDetail),
+  utilisation: Type.Record(Type.String(), Type.Number()),
+  lowSince: Type.Record(Type.String(), NullableTime),
+  policy: Type.Record(Type.String(), Policy),
+  plan: Type.Array(Decision, {
+    description: 'A dry run: what the engine would decide now (nothing is applied).',
+  }),
+  alerts: Type.Array(Alert),
+})
+
+// ---- the device protocol (docs/protocol.md) --------------------------------------------------
+
+const Txn = Type.String({ minLength: 1, maxLength: 100, description: 'Transaction id.' })
+const Header = { v: Type.Literal(1), txn: Txn }
+const GrantIds = Type.Array(Id, { minItems: 1, maxItems: 4096 })
+const Count = Type.Number({ minimum: 0 })
+const msg = (type: string, fields: Record<string, TSchema>, example: Record<string, unknown>) =>
+  Type.Object(
+    { ...Header, type: Type.Literal(type), ...fields },
+    { additionalProperties: false, examples: [{ v: 1, txn: 't-1', type, ...example }] },
+  )
+const MESSAGES = [
+  msg(
+    'hello',
+    {
+      agent: Type.Object(
+        {
+          version: Type.String({ maxLength: 64 }),
+          backend: Type.String({ maxLength: 64 }),
+          planes: Type.Optional(Type.Array(Name, { maxItems: 64 })),
+        },
+        { additionalProperties: false },
+      ),
+      holds: Type.Array(
+        Type.Object(
+          { grant: Type.Optional(Id), prefix: PrefixText },
+          { additionalProperties: false },
+        ),
+        { maxItems: 4096 },
+      ),
+    },
+    { agent: { version: '0.1.0', backend: 'sim' }, holds: [{ prefix: '100.64.8.0/27' }] },
+  ),
+  msg(
+    'pool-request',
+    {
+      family: Type.Optional(Family),
+      length: Type.Optional(Type.Integer({ minimum: 0, maximum: 128 })),
+      reason: Type.Optional(Type.String({ maxLength: 500 })),
+    },
+    { family: 'ipv4', reason: 'start-up' },
+  ),
+  msg('renew', { grants: GrantIds }, { grants: ['grant_0mwws3gu6000tas6va2w'] }),
+  msg(
+    'status-report',
+    {
+      window: Type.Integer({ minimum: 0, maximum: 86400 }),
+      grants: Type.Array(
+        Type.Object(
+          {
+            grant: Id,
+            used: Count,
+            peak: Type.Optional(Count),
+            average: Type.Optional(Count),
+            ports: Type.Optional(
+              Type.Object(
+                {
+                  total: Count,
+                  used: Count,
+                  peak: Type.Optional(Count),
+                  average: Type.Optional(Count),
+                },
+                { additionalProperties: false },
+              ),
+            ),
+            plane: Type.Optional(Name),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 4096 },
+      ),
+    },
+    {
+      window: 10,
+      grants: [{ grant: 'grant_0mwws3gu6000tas6va2w', used: 27, peak: 29, average: 26.5 }],
+    },
+  ),
+  msg('status-query', {}, {}),
+  msg('release-request', { grants: GrantIds }, { grants: ['grant_0mwws3gu6000tas6va2w'] }),
+  msg('release-confirm', { grants: GrantIds }, { grants: ['grant_0mwws3gu6000tas6va2w'] }),
+  msg('ack', { upTo: Type.Integer({ minimum: 0 }) }, { upTo: 42 }),
+]
+export const DeviceMessage = Type.Unsafe<unknown>({
+  type: 'object',
+  required: ['type'],
+  oneOf: MESSAGES,
+  discriminator: { propertyName: 'type' },
+  description: 'One device message (docs/protocol.md); `type` says which.',
+  examples: MESSAGES.flatMap((m) => (m as { examples?: unknown[] }).examples ?? []),
+})
+export const CoordinatorMessage = Type.Object(
+  { ...Header, type: Type.String() },
+  {
+    additionalProperties: true,
+    description:
+      'The answer: `sync`, `pool-reply`, `renew-reply`, `report-confirm`, `status`, `release-notification` or `ok` (docs/protocol.md).',
+  },
+)
+export type DeviceMessageBody = Static<(typeof MESSAGES)[number]>

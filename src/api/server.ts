@@ -18,6 +18,7 @@ import { errorBody, toCasmError } from './http.js'
 import { createMetrics } from './metrics.js'
 import { allocationRoutes } from './routes/allocation-routes.js'
 import { inventoryRoutes } from './routes/inventory-routes.js'
+import { loopRoutes } from './routes/loop-routes.js'
 import { tenancyRoutes } from './routes/tenancy-routes.js'
 import { ErrorBody } from './schemas.js'
 
@@ -56,6 +57,7 @@ export async function buildServer(
     useDefaults: true,
     coerceTypes: false,
     strict: false,
+    discriminator: true,
   })
   const queryAjv = new Ajv({
     allErrors: true,
@@ -142,6 +144,8 @@ export async function buildServer(
         { name: 'pools', description: 'Slices of blocks with a policy' },
         { name: 'devices', description: 'Address consumers' },
         { name: 'grants', description: 'Pool units held by devices' },
+        { name: 'agent', description: 'The device protocol (docs/protocol.md), for device tokens' },
+        { name: 'loop', description: 'The device loop: status, dry runs, alerts' },
         { name: 'assignments', description: 'Addresses for hosts and OSS requests' },
         { name: 'reservations', description: 'Space kept back or taken out' },
         { name: 'search', description: 'What holds an address' },
@@ -205,6 +209,7 @@ export async function buildServer(
 
   inventoryRoutes(app)
   allocationRoutes(app)
+  loopRoutes(app)
   tenancyRoutes(app)
   return app
 }

@@ -6,6 +6,8 @@
  */
 
 import type { BlockView } from '../coordinator/inventory.js'
+import type { DeviceLoopStatus, GrantDetail } from '../coordinator/grant-operations.js'
+import type { AlertRow } from '../coordinator/store.js'
 import type {
   Assignment,
   CasmEvent,
@@ -77,6 +79,7 @@ export const deviceOut = (d: Device) => ({
   id: d.id,
   name: d.name,
   attributes: d.attributes,
+  policy: d.policy,
   description: d.description,
   createdAt: iso(d.createdAt),
   updatedAt: iso(d.updatedAt),
@@ -136,4 +139,42 @@ export const eventOut = (e: CasmEvent) => ({
   requestId: e.requestId,
   prevHash: e.prevHash,
   hash: e.hash,
+})
+
+export const grantDetailOut = (g: GrantDetail) => ({
+  ...grantOut(g),
+  pinned: g.pinned,
+  drainCause: g.drainCause,
+  movingTo: g.movingTo,
+  usage: g.usage === null ? null : { ...g.usage, reportedAt: iso(g.usage.reportedAt) },
+  confirmedAt: isoOrNull(g.confirmedAt),
+})
+
+export const alertOut = (a: AlertRow) => ({
+  id: a.id,
+  kind: a.kind,
+  objectType: a.objectType,
+  objectId: a.objectId,
+  message: a.message,
+  raisedAt: iso(a.raisedAt),
+  clearedAt: isoOrNull(a.clearedAt),
+})
+
+export const loopStatusOut = (s: DeviceLoopStatus) => ({
+  device: deviceOut(s.device),
+  agent: s.agent,
+  connectedAt: isoOrNull(s.connectedAt),
+  lastReportAt: isoOrNull(s.lastReportAt),
+  silent: s.silent,
+  streamEventId: s.streamEventId,
+  ackedEventId: s.ackedEventId,
+  routes: s.routes,
+  grants: s.grants.map(grantDetailOut),
+  utilisation: s.utilisation,
+  lowSince: Object.fromEntries(
+    Object.entries(s.lowSince).map(([k, v]) => [k, isoOrNull(v ?? null)]),
+  ),
+  policy: s.policy,
+  plan: s.plan,
+  alerts: s.alerts.map(alertOut),
 })

@@ -26,6 +26,7 @@ import { type Caller, actorOf, notFound, requireRole } from './caller.js'
 import { newId } from './ids.js'
 import type { AllocationFilter, AllocationRow, Page, StoreReader } from './store.js'
 import type { WriteContext, WriteOp } from './writer.js'
+import { POLICY_ACTOR, drainGrant, statusOf } from './device-outbox.js'
 
 /** Most prefixes one reservation may hold. */
 export const MAX_RESERVATION_UNITS = 65_536
@@ -149,16 +150,18 @@ function newRow(
 
 /**
  * Moves a grant or assignment row by `event` (`release` or `expire`) through the lifecycle into
- * quarantine or straight back to the pool; returns the changed row.
+ * quarantine or straight back to the pool; returns the changed row. `quarantineSeconds`
+ * overrides the pool's (a move hands the space on at once).
  */
-async function endUnit(
+export async function endUnit(
   ctx: WriteContext,
   pool: Pool,
   row: AllocationRow,
   event: 'release' | 'expire',
+  quarantineSeconds = pool.policy.quarantine,
 ): Promise<AllocationRow> {
   const ended = transition(row.state, event)
-  const next = afterRelease(pool.policy.quarantine * 1000, ctx.now)
+  const next = afterRelease(quarantineSeconds * 1000, ctx.now)
   const state: GrantState = transition(ended, next.state === 'free' ? 'free' : 'quarantine')
   const a = await ctx.allocator(pool)
   if (state === 'free') {
@@ -204,45 +207,101 @@ export function createGrant(
     requireRole(c, 'operator')
     const pool = await poolOrThrow(ctx.tx, c, poolKey)
     const device = resolved ?? (await deviceOrThrow(ctx.tx, c, input.device))
-    const a = await ctx.allocator(pool)
-    let prefix: Prefix
-    if (input.prefix !== undefined) {
-      const p = parsePrefixIn(input.prefix, pool.family, '/prefix')
-      unitLength(pool.policy, p.length)
-      prefix = take(ctx, a, () => a.allocatePrefix(p))
-    } else {
-      const length = unitLength(pool.policy, input.length)
-      const near =
-        pool.policy.strategy === 'adjacent'
-          ? (
-              await ctx.tx.listAllocations(
-                c.tenantId,
-                { poolId: pool.id, deviceId: device.id, live: true },
-                { limit: 64 },
-              )
-            ).map((r) => Prefix.of(r.family, r.first, r.length))
-          : []
-      prefix = take(ctx, a, () => a.allocate(length, { strategy: pool.policy.strategy, near }))
-    }
-    ctx.unitsChanged(pool.id)
-    const row = newRow(ctx, c, pool, prefix, {
-      type: 'grant',
-      deviceId: device.id,
-      expiresAt: pool.policy.lifetime > 0 ? ctx.now + pool.policy.lifetime * 1000 : null,
-    })
-    await ctx.tx.insertAllocations([row])
-    const grant = grantView(row)
-    ctx.emit({
-      tenantId: c.tenantId,
+    const row = await grantUnit(ctx, pool, device, {
+      ...(input.length === undefined ? {} : { length: input.length }),
+      ...(input.prefix === undefined ? {} : { prefix: input.prefix }),
+      preferAdjacent: pool.policy.strategy === 'adjacent',
       actor: actorOf(c),
-      action: 'grant.create',
-      objectType: 'grant',
-      objectId: row.id,
-      after: grant,
+      reason: null,
       requestId: c.requestId,
     })
-    return grant
+    return grantView(row)
   }
+}
+
+/** How {@link grantUnit} carves and records a grant. */
+export interface GrantUnitOptions {
+  /** Prefix length (checked against the pool's unit bounds); the default unit when omitted. */
+  readonly length?: number
+  /** An exact prefix of the pool. */
+  readonly prefix?: string
+  /** Carve next to the device's grants in this pool, so its routes aggregate. */
+  readonly preferAdjacent: boolean
+  readonly actor: string
+  /** Why, for the event (the policy engine says). */
+  readonly reason: string | null
+  readonly requestId: string | null
+}
+
+/**
+ * Takes a unit of `pool` for `device` and stores the grant with its event: the grant operation
+ * of the API and of the device loop.
+ *
+ * @throws CasmError `CASM_ERR_POOL_EXHAUSTED`, `CASM_ERR_VALIDATION` (length), `CASM_ERR_OVERLAP`.
+ */
+export async function grantUnit(
+  ctx: WriteContext,
+  pool: Pool,
+  device: Device,
+  o: GrantUnitOptions,
+): Promise<AllocationRow> {
+  const a = await ctx.allocator(pool)
+  let prefix: Prefix
+  if (o.prefix !== undefined) {
+    const p = parsePrefixIn(o.prefix, pool.family, '/prefix')
+    unitLength(pool.policy, p.length)
+    prefix = take(ctx, a, () => a.allocatePrefix(p))
+  } else {
+    const length = unitLength(pool.policy, o.length)
+    const near = o.preferAdjacent
+      ? (
+          await ctx.tx.listAllocations(
+            device.tenantId,
+            { poolId: pool.id, deviceId: device.id, live: true },
+            { limit: 64 },
+          )
+        ).map((r) => Prefix.of(r.family, r.first, r.length))
+      : []
+    const strategy = near.length > 0 ? 'adjacent' : pool.policy.strategy
+    prefix = take(ctx, a, () => a.allocate(length, { strategy, near }))
+  }
+  ctx.unitsChanged(pool.id)
+  const row: AllocationRow = {
+    id: newId('grant'),
+    tenantId: device.tenantId,
+    domainId: pool.domainId,
+    poolId: pool.id,
+    type: 'grant',
+    family: pool.family,
+    prefix: prefix.toString(),
+    first: prefix.first,
+    last: prefix.last,
+    length: prefix.length,
+    state: 'active',
+    deviceId: device.id,
+    reservationId: null,
+    requestor: null,
+    hostname: '',
+    description: '',
+    createdAt: ctx.now,
+    updatedAt: ctx.now,
+    expiresAt: pool.policy.lifetime > 0 ? ctx.now + pool.policy.lifetime * 1000 : null,
+    releasedAt: null,
+    quarantineUntil: null,
+    changedVersion: ctx.versionFor(pool.id),
+  }
+  await ctx.tx.insertAllocations([row])
+  ctx.emit({
+    tenantId: device.tenantId,
+    actor: o.actor,
+    action: 'grant.create',
+    objectType: 'grant',
+    objectId: row.id,
+    after: grantView(row),
+    reason: o.reason,
+    requestId: o.requestId,
+  })
+  return row
 }
 
 /** Looks a grant's device up on committed data, before the write (see {@link createGrant}). */
@@ -709,6 +768,37 @@ export function sweep(limit = 500): WriteOp<{ expired: number; freed: number }> 
         requestId: null,
       }
       const view = row.type === 'grant' ? grantView : assignmentView
+      if (
+        row.type === 'grant' &&
+        row.deviceId !== null &&
+        (row.state === 'active' || row.state === 'draining')
+      ) {
+        // A device's grant is withdrawn only after drain: it drains now and expires once its
+        // device reports it empty (the device loop).
+        const status = await statusOf(ctx.tx, row)
+        if (status.pinned) {
+          const after: AllocationRow = { ...row, expiresAt: null, updatedAt: ctx.now }
+          await ctx.tx.updateAllocation(after)
+          ctx.emit({
+            tenantId: row.tenantId,
+            actor: POLICY_ACTOR,
+            action: 'grant.update',
+            objectType: 'grant',
+            objectId: row.id,
+            before: { expiresAt: row.expiresAt },
+            after: { expiresAt: null },
+            reason: 'its lifetime ended, but it is pinned: it stays until unpinned',
+          })
+          continue
+        }
+        await drainGrant(ctx, row, {
+          cause: 'lifetime',
+          reason: `its lifetime ended at ${new Date(row.expiresAt ?? ctx.now).toISOString()} without renewal; it expires once its device reports it empty`,
+          actor: POLICY_ACTOR,
+        })
+        expired++
+        continue
+      }
       if (row.state === 'active' || row.state === 'draining') {
         const after = await endUnit(ctx, pool, row, 'expire')
         expired++

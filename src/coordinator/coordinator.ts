@@ -19,6 +19,8 @@ import { poolUsage, type PoolUsage } from './queries.js'
 import type { EventFilter, Page, Store, StoreReader } from './store.js'
 import { authenticate, bootstrap } from './tenancy.js'
 import { type WriteOp, Writer, type WriterStats } from './writer.js'
+import { flagSilentDevices } from './device-loop.js'
+import { StreamHub } from './stream-hub.js'
 import type { Token } from '../domain/model.js'
 
 /** Options of {@link Coordinator.open}. */
@@ -53,6 +55,13 @@ export class Coordinator {
   readonly clock: Clock
   readonly cache = new PoolSpaceCache()
   readonly writer: Writer
+  /** Wakes devices' open streams after their messages commit. */
+  readonly streams = new StreamHub()
+  /** Counters of the device loop, for /metrics. */
+  readonly loopStats = {
+    messages: new Map<string, number>(),
+    decisions: new Map<string, number>(),
+  }
   readonly #options: CoordinatorOptions
   #sweeper: NodeJS.Timeout | undefined
   /** Recent authentications, for AUTH_CACHE_MS: a token costs no store query per request. */
@@ -64,8 +73,13 @@ export class Coordinator {
     this.store = store
     this.clock = options.clock ?? systemClock
     this.#options = options
-    this.writer = new Writer(store, this.cache, this.clock, () => {
-      this.#auth.clear()
+    this.writer = new Writer(store, this.cache, this.clock, {
+      onAuthChange: () => {
+        this.#auth.clear()
+      },
+      onDeviceMessages: (ids) => {
+        this.streams.notify(ids)
+      },
     })
     this.started = this.clock.now()
   }
@@ -221,13 +235,28 @@ export class Coordinator {
       this.#sweeping = true
       const ttl = this.#options.idempotencyTtlMs ?? 86_400_000
       this.sweepNow()
-        .then(() => this.run((ctx) => ctx.tx.pruneIdempotency(ctx.now - ttl)))
+        .then(() => this.run(flagSilentDevices()))
+        .then(() =>
+          this.run(async (ctx) => {
+            await ctx.tx.pruneIdempotency(ctx.now - ttl)
+            // Stream messages a device never acknowledged are kept as long as idempotent answers.
+            await ctx.tx.pruneDeviceMessages({ before: ctx.now - ttl })
+          }),
+        )
         .catch(() => undefined)
         .finally(() => {
           this.#sweeping = false
         })
     }, intervalMs)
     this.#sweeper.unref()
+  }
+
+  /** Counts what the device loop did, for /metrics. */
+  countLoop(messageType: string, decisions: readonly string[] = []): void {
+    const m = this.loopStats.messages
+    m.set(messageType, (m.get(messageType) ?? 0) + 1)
+    for (const d of decisions)
+      this.loopStats.decisions.set(d, (this.loopStats.decisions.get(d) ?? 0) + 1)
   }
 
   /** Writer statistics, for /metrics. */

@@ -16,6 +16,8 @@ import {
   type PoolKind,
   type PoolPolicyInput,
   resolvePolicy,
+  checkDeviceOverrides,
+  type DevicePolicyOverrides,
 } from '../domain/pool-policy.js'
 import { type RequestorAttributes, type Selectors, checkSelectors } from '../domain/requestor.js'
 import { type Caller, actorOf, checkName, notFound, requireRole } from './caller.js'
@@ -708,6 +710,8 @@ export function deletePool(c: Caller, key: string): WriteOp<void> {
 export interface DeviceInput {
   readonly name: string
   readonly attributes?: RequestorAttributes
+  /** Overrides of the device-loop policy for this device. */
+  readonly policy?: DevicePolicyOverrides
   readonly description?: string
 }
 
@@ -760,6 +764,7 @@ export function createDevice(c: Caller, input: DeviceInput): WriteOp<Device> {
       tenantId: c.tenantId,
       name: input.name,
       attributes: checkAttributes(input.attributes),
+      policy: checkDeviceOverrides({ ...(input.policy ?? {}) }),
       description: input.description ?? '',
       createdAt: ctx.now,
       updatedAt: ctx.now,
@@ -796,6 +801,8 @@ export function updateDevice(c: Caller, key: string, patch: Partial<DeviceInput>
       name: patch.name ?? before.name,
       attributes:
         patch.attributes === undefined ? before.attributes : checkAttributes(patch.attributes),
+      policy:
+        patch.policy === undefined ? before.policy : checkDeviceOverrides({ ...patch.policy }),
       description: patch.description ?? before.description,
       updatedAt: ctx.now,
     }

@@ -129,6 +129,91 @@ export interface ChainHead {
   readonly hash: string
 }
 
+/** What the device loop knows of one grant: its pin, why it drains, its last usage report. */
+export interface GrantStatusRow {
+  readonly grantId: string
+  readonly deviceId: string
+  /** A pinned grant is never reclaimed by the policy (operators may still drain it). */
+  readonly pinned: boolean
+  /** Why the grant drains (`policy`, `lifetime`, `operator`, `move`), or null. */
+  readonly drainCause: string | null
+  /** The device a move hands the grant's space to, once drained. */
+  readonly movingTo: string | null
+  readonly used: number | null
+  readonly peak: number | null
+  readonly average: number | null
+  readonly ports: {
+    readonly total: number
+    readonly used: number
+    readonly peak: number
+    readonly average: number
+  } | null
+  /** The user plane that carries it (CUPS). */
+  readonly plane: string | null
+  readonly reportedAt: number | null
+  /** When the device confirmed it removed the grant after its release. */
+  readonly confirmedAt: number | null
+}
+
+/** One point of a device's usage history (per family). */
+export interface UsagePoint {
+  readonly at: number
+  readonly used: number
+  readonly capacity: number
+}
+
+/** The device loop's state of one device. */
+export interface DeviceLoopRow {
+  readonly deviceId: string
+  readonly tenantId: string
+  /** What the agent said in its last hello. */
+  readonly agent: {
+    readonly version: string
+    readonly backend: string
+    readonly planes?: readonly string[]
+  } | null
+  readonly helloAt: number | null
+  readonly reportAt: number | null
+  /** When the device counts as silent unless it reports before. */
+  readonly staleAt: number | null
+  /** Since when utilisation is under the low watermark, per family. */
+  readonly lowSince: Partial<Record<Family, number | null>>
+  /** Recent usage per family, oldest first, for the forecast. */
+  readonly history: Partial<Record<Family, readonly UsagePoint[]>>
+  /** The id of the last message put on the device's stream. */
+  readonly streamSeq: number
+  /** The device processed the stream up to here. */
+  readonly ackedSeq: number
+  /** A silent-device alert is raised. */
+  readonly silent: boolean
+  /** Growth attempts that failed in a row (pool exhausted). */
+  readonly failures: number
+}
+
+/** A message on a device's stream. */
+export interface DeviceMessageRow {
+  readonly deviceId: string
+  readonly seq: number
+  readonly type: string
+  /** The message as JSON text. */
+  readonly body: string
+  readonly createdAt: number
+}
+
+/** An alert: raised once per kind and object, cleared when the condition ends. */
+export interface AlertRow {
+  /** `kind:objectId`: one alert per condition. */
+  readonly id: string
+  readonly tenantId: string
+  /** `pool-exhausted`, `device-silent`, `grant-failures`. */
+  readonly kind: string
+  readonly objectType: string
+  readonly objectId: string
+  readonly message: string
+  readonly raisedAt: number
+  readonly clearedAt: number | null
+}
+
 /** Reads; on a {@link WriteTx} they see the transaction's own writes. */
 export interface StoreReader {
   getTenant(idOrName: string): Promise<Tenant | undefined>
@@ -203,6 +288,18 @@ export interface StoreReader {
   chainHead(): Promise<ChainHead>
 
   getIdempotency(tenantId: string, key: string): Promise<IdempotencyRow | undefined>
+
+  /** Loop facts of the grants of a device (any state). */
+  grantStatuses(deviceId: string): Promise<GrantStatusRow[]>
+  getGrantStatus(grantId: string): Promise<GrantStatusRow | undefined>
+  getDeviceLoop(deviceId: string): Promise<DeviceLoopRow | undefined>
+  /** Devices not yet flagged silent that should have reported by `now`. */
+  quietDevices(now: number, limit: number): Promise<DeviceLoopRow[]>
+  /** Stream messages of a device after `after`, in order. */
+  deviceMessages(deviceId: string, after: number, limit: number): Promise<DeviceMessageRow[]>
+  /** Alerts of a tenant (`undefined`: all), newest first; `open` only those not cleared. */
+  listAlerts(tenantId: string | undefined, open: boolean, limit: number): Promise<AlertRow[]>
+  getAlert(id: string): Promise<AlertRow | undefined>
 }
 
 /** Writes, available inside {@link Store.write}. */
@@ -258,6 +355,16 @@ export interface WriteTx extends StoreReader {
     readonly events: readonly CasmEvent[]
     readonly head: ChainHead
   }): Promise<void>
+
+  /** Stores loop facts of grants (insert or replace). */
+  putGrantStatus(rows: readonly GrantStatusRow[]): Promise<void>
+  /** Stores a device's loop state (insert or replace). */
+  putDeviceLoop(row: DeviceLoopRow): Promise<void>
+  appendDeviceMessages(rows: readonly DeviceMessageRow[]): Promise<void>
+  /** Forgets a device's stream messages up to `upTo`, or everything older than `before`. */
+  pruneDeviceMessages(by: { deviceId: string; upTo: number } | { before: number }): Promise<number>
+  /** Stores an alert (insert or replace). */
+  putAlert(row: AlertRow): Promise<void>
 
   insertIdempotency(row: IdempotencyRow): Promise<void>
   /** Forgets idempotent answers older than `before`. */

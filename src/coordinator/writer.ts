@@ -72,6 +72,11 @@ const WRITES = new Set([
   'finishBatch',
   'insertIdempotency',
   'pruneIdempotency',
+  'putGrantStatus',
+  'putDeviceLoop',
+  'appendDeviceMessages',
+  'pruneDeviceMessages',
+  'putAlert',
 ])
 /** Reads answered from a per-batch memo: operations look the same pool and device up again and again. */
 const MEMO = new Set(['getPool', 'getDevice', 'getDomain', 'getTenant'])
@@ -104,6 +109,16 @@ const NO_FLUSH = new Set([
   'getIdempotency',
   'insertIdempotency',
   'insertEvents',
+  'getDeviceLoop',
+  'putDeviceLoop',
+  'grantStatuses',
+  'getGrantStatus',
+  'deviceMessages',
+  'appendDeviceMessages',
+  'pruneDeviceMessages',
+  'getAlert',
+  'putAlert',
+  'listAlerts',
 ])
 
 /** A transaction wrapped for one batch. */
@@ -117,6 +132,8 @@ interface TrackedTx {
   take(): AllocationRow[]
   /** True when the batch changed tokens, tenants or devices. */
   authChanged(): boolean
+  /** Devices the batch put stream messages for. */
+  messaged(): ReadonlySet<string>
 }
 
 /**
@@ -128,6 +145,7 @@ interface TrackedTx {
 function trackWrites(tx: WriteTx): TrackedTx {
   let writes = 0
   let authChanged = false
+  const messaged = new Set<string>()
   const memo = new Map<string, Promise<unknown>>()
   let buffer: AllocationRow[] = []
   const flush = async (): Promise<void> => {
@@ -181,6 +199,9 @@ function trackWrites(tx: WriteTx): TrackedTx {
       return async (...args: unknown[]) => {
         if (WRITES.has(prop)) writes++
         if (AUTH_WRITES.has(prop)) authChanged = true
+        if (prop === 'appendDeviceMessages') {
+          for (const m of args[0] as readonly { deviceId: string }[]) messaged.add(m.deviceId)
+        }
         if (!NO_FLUSH.has(prop)) await flush()
         try {
           return await fn.apply(target, args)
@@ -195,7 +216,14 @@ function trackWrites(tx: WriteTx): TrackedTx {
     buffer = []
     return rows
   }
-  return { tx: proxy, writes: () => writes, flush, take, authChanged: () => authChanged }
+  return {
+    tx: proxy,
+    writes: () => writes,
+    flush,
+    take,
+    authChanged: () => authChanged,
+    messaged: () => messaged,
+  }
 }
 
 /** The per-batch state shared by the operations of one transaction. */
@@ -387,6 +415,14 @@ export interface WriterStats {
 /** Most operations in one transaction. */
 const MAX_BATCH = 256
 
+/** What the writer tells its owner after a commit. */
+export interface WriterHooks {
+  /** The batch changed tokens, tenants or devices (cached authentications may be wrong). */
+  readonly onAuthChange?: () => void
+  /** The batch put stream messages for these devices. */
+  readonly onDeviceMessages?: (deviceIds: ReadonlySet<string>) => void
+}
+
 /** The single writer of a coordinator. */
 export class Writer {
   readonly #store: Store
@@ -399,19 +435,13 @@ export class Writer {
   /** The chain head as this writer last committed it; unknown after a failed batch. */
   #head: ChainHead | undefined
 
-  /** Called after a commit that changed tokens, tenants or devices. */
-  readonly #onAuthChange: () => void
+  readonly #hooks: WriterHooks
 
-  constructor(
-    store: Store,
-    cache: PoolSpaceCache,
-    clock: Clock,
-    onAuthChange: () => void = () => undefined,
-  ) {
+  constructor(store: Store, cache: PoolSpaceCache, clock: Clock, hooks: WriterHooks = {}) {
     this.#store = store
     this.#cache = cache
     this.#clock = clock
-    this.#onAuthChange = onAuthChange
+    this.#hooks = hooks
   }
 
   /** Queues `op`; resolves with its result once its transaction has committed. */
@@ -460,7 +490,10 @@ export class Writer {
   async #runBatch(items: Pending[], isolate: boolean, retried = false): Promise<void> {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = []
     let batch: Batch | undefined
-    const flags = { authChanged: false }
+    const flags: { authChanged: boolean; messaged: ReadonlySet<string> } = {
+      authChanged: false,
+      messaged: new Set(),
+    }
     try {
       await this.#store.write(async (raw) => {
         const tracked = trackWrites(raw)
@@ -483,6 +516,7 @@ export class Writer {
         }
         await this.#finish(raw, batch, tracked.take())
         flags.authChanged = tracked.authChanged()
+        flags.messaged = tracked.messaged()
       })
     } catch (error) {
       if (!isolate && isCasmError(error) && items.length === 1) {
@@ -507,7 +541,8 @@ export class Writer {
       return
     }
     const done = batch as Batch
-    if (flags.authChanged) this.#onAuthChange()
+    if (flags.authChanged) this.#hooks.onAuthChange?.()
+    if (flags.messaged.size > 0) this.#hooks.onDeviceMessages?.(flags.messaged)
     if (done.newHead !== undefined) this.#head = done.newHead
     for (const [poolId, p] of done.pools) {
       if (p.unitsChanged) {

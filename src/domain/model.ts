@@ -11,7 +11,7 @@
 import type { UnitKind } from '../alloc/prefix-allocator.js'
 import type { Family } from '../ip/index.js'
 import type { GrantState } from './grant-lifecycle.js'
-import type { PoolKind, PoolPolicy } from './pool-policy.js'
+import type { DevicePolicyOverrides, PoolKind, PoolPolicy } from './pool-policy.js'
 import type { RequestorAttributes, Selectors } from './requestor.js'
 
 /** Token roles, weakest first. `device` tokens act for one device only. */
@@ -100,6 +100,8 @@ export interface Device {
   readonly tenantId: string
   readonly name: string
   readonly attributes: RequestorAttributes
+  /** Overrides of its pools' device-loop policy. */
+  readonly policy: DevicePolicyOverrides
   readonly description: string
   readonly createdAt: number
   readonly updatedAt: number

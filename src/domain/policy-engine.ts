@@ -38,7 +38,7 @@ export interface GrantFacts {
   readonly pinned: boolean
   readonly expiresAt: number | null
   /** Why it drains, when it does: `policy`, `lifetime`, `operator`, `move`. */
-  readonly drainReason: string | null
+  readonly drainCause: string | null
   /** The last report for the grant, if any. */
   readonly usage: {
     readonly used: number
@@ -72,25 +72,8 @@ export interface DeviceFacts {
   readonly families: readonly Family[]
 }
 
-/** The device loop's part of a policy: the pool policy and what only the loop needs. */
-export interface EffectivePolicy extends PoolPolicy {
-  /** Grow before exhaustion when the forecast says it comes within this many seconds (0: off). */
-  readonly leadTime: number
-  /** Fewest active grants a device keeps (reclaim never goes below). */
-  readonly minUnits: number
-  /** A device silent for this many seconds raises an alert. */
-  readonly staleAfter: number
-  /** The device reports every this many seconds (told to it in the sync). */
-  readonly reportInterval: number
-}
-
-/** Defaults of the loop-only fields. */
-export const LOOP_DEFAULTS = {
-  leadTime: 600,
-  minUnits: 1,
-  staleAfter: 60,
-  reportInterval: 10,
-} as const
+/** The policy in force for a device: its pool's, with the device's overrides. */
+export type EffectivePolicy = PoolPolicy
 
 /** One decision, with the reason written into its event. */
 export type Decision =
@@ -177,8 +160,8 @@ export function decide(d: DeviceFacts): Verdict {
       decisions.push({
         kind: 'release',
         grant: g.id,
-        expire: g.drainReason === 'lifetime',
-        reason: `drained (${g.drainReason ?? 'policy'}) and reported empty at ${new Date(g.usage.at).toISOString()}`,
+        expire: g.drainCause === 'lifetime',
+        reason: `drained (${g.drainCause ?? 'policy'}) and reported empty at ${new Date(g.usage.at).toISOString()}`,
       })
     }
     // Lifetime over: drain first, expire once empty.
@@ -203,10 +186,10 @@ export function decide(d: DeviceFacts): Verdict {
     const u = capacity === 0 ? (used > 0 ? Number.POSITIVE_INFINITY : 0) : used / capacity
     utilisation[family] = capacity === 0 ? 0 : u
 
-    if (capacity === 0 || u >= p.highWatermark) {
+    if (u >= p.highWatermark) {
       lowSince[family] = null
       const draining = mine.find(
-        (g) => g.state === 'draining' && g.drainReason === 'policy' && !leaving.has(g.id),
+        (g) => g.state === 'draining' && g.drainCause === 'policy' && !leaving.has(g.id),
       )
       if (draining !== undefined && capacity > 0) {
         decisions.push({

@@ -64,7 +64,40 @@ export interface PoolPolicy {
   readonly lifetime: number
   /** Seconds released space waits before reuse; 0 frees it at once. */
   readonly quarantine: number
+  /** Grow early when the growth forecast says the space runs out within this many seconds (0: off). */
+  readonly leadTime: number
+  /** Fewest active grants a device keeps; reclaim never goes below. */
+  readonly minUnits: number
+  /** The device reports every this many seconds (told to it on connect). */
+  readonly reportInterval: number
+  /** A device silent for this many seconds raises an alert (nothing of it is reclaimed). */
+  readonly staleAfter: number
+  /**
+   * How a draining grant empties: `natural` lets its addresses leave as their leases end; `fast`
+   * asks the device to refuse renewals in it so its users move to other space.
+   */
+  readonly drain: DrainMode
 }
+
+/** How a draining grant empties (see {@link PoolPolicy.drain}). */
+export type DrainMode = 'natural' | 'fast'
+
+/** Every drain mode. */
+export const DRAIN_MODES: readonly DrainMode[] = ['natural', 'fast']
+
+/** The fields of a policy a device may override for itself. */
+export const DEVICE_OVERRIDABLE = [
+  'highWatermark',
+  'lowWatermark',
+  'holdDown',
+  'leadTime',
+  'minUnits',
+  'reportInterval',
+  'staleAfter',
+] as const
+
+/** A device's overrides of its pools' policy. */
+export type DevicePolicyOverrides = Partial<Pick<PoolPolicy, (typeof DEVICE_OVERRIDABLE)[number]>>
 
 /** A partial policy as a request gives it; missing fields take defaults. */
 export type PoolPolicyInput = Partial<Omit<PoolPolicy, 'unit'>> & {
@@ -88,6 +121,11 @@ export function defaultPolicy(family: Family): PoolPolicy {
     holdDown: 3600,
     lifetime: 0,
     quarantine: 300,
+    leadTime: 600,
+    minUnits: 1,
+    reportInterval: 10,
+    staleAfter: 60,
+    drain: 'natural',
   }
 }
 
@@ -137,13 +175,78 @@ export function resolvePolicy(
       policy.lowWatermark,
     )
   }
-  for (const key of ['holdDown', 'lifetime', 'quarantine'] as const) {
+  checkLoopFields(policy)
+  if (!(DRAIN_MODES as readonly unknown[]).includes(policy.drain)) {
+    throw bad('drain', "must be 'natural' or 'fast'", policy.drain)
+  }
+  return policy
+}
+
+function checkLoopFields(policy: Partial<PoolPolicy>): void {
+  for (const key of ['holdDown', 'lifetime', 'quarantine', 'leadTime'] as const) {
     const v = policy[key]
+    if (v === undefined) continue
     if (!Number.isInteger(v) || v < 0 || v > 10 * 365 * 86400) {
       throw bad(key, 'must be a whole number of seconds between 0 and ten years', v)
     }
   }
-  return policy
+  for (const key of ['reportInterval', 'staleAfter'] as const) {
+    const v = policy[key]
+    if (v === undefined) continue
+    if (!Number.isInteger(v) || v < 1 || v > 86400) {
+      throw bad(key, 'must be a whole number of seconds between 1 and 86400', v)
+    }
+  }
+  const m = policy.minUnits
+  if (m !== undefined && (!Number.isInteger(m) || m < 0 || m > 65536)) {
+    throw bad('minUnits', 'must be a whole number between 0 and 65536', m)
+  }
+}
+
+/**
+ * Checks a device's overrides: only {@link DEVICE_OVERRIDABLE} fields, each valid, and the
+ * watermarks still ordered when both are given.
+ *
+ * @throws CasmError `CASM_ERR_VALIDATION` naming the field.
+ */
+export function checkDeviceOverrides(input: Record<string, unknown>): DevicePolicyOverrides {
+  for (const key of Object.keys(input)) {
+    if (!(DEVICE_OVERRIDABLE as readonly string[]).includes(key)) {
+      throw bad(
+        key,
+        `cannot be set per device; it may set ${DEVICE_OVERRIDABLE.join(', ')}`,
+        input[key],
+      )
+    }
+  }
+  const o = input as DevicePolicyOverrides
+  const high = o.highWatermark
+  const low = o.lowWatermark
+  if (high !== undefined && !(typeof high === 'number' && high > 0 && high <= 1))
+    throw bad('highWatermark', 'must be in (0, 1]', high)
+  if (low !== undefined && !(typeof low === 'number' && low >= 0 && low < 1))
+    throw bad('lowWatermark', 'must be in [0, 1)', low)
+  if (high !== undefined && low !== undefined && low >= high)
+    throw bad('lowWatermark', `must be under highWatermark=${high}`, low)
+  checkLoopFields(o)
+  return o
+}
+
+/**
+ * The policy in force for a device: its pool's, with the device's overrides. Overridden
+ * watermarks that would cross the pool's are kept apart (low stays under high).
+ */
+export function effectivePolicy(pool: PoolPolicy, device: DevicePolicyOverrides): PoolPolicy {
+  const p = { ...pool, ...device }
+  if (p.lowWatermark >= p.highWatermark) {
+    return { ...p, lowWatermark: Math.max(0, p.highWatermark / 4) }
+  }
+  return p
+}
+
+/** A stored policy written by an older casm, completed with today's defaults. */
+export function completePolicy(family: Family, stored: Partial<PoolPolicy>): PoolPolicy {
+  return { ...defaultPolicy(family), ...stored }
 }
 
 /**

@@ -102,6 +102,10 @@ export const CASM_ERRORS = {
     status: 409,
     hint: 'check the current state: a grant goes active -> draining -> released -> quarantined -> free',
   },
+  CASM_ERR_OUT_OF_ORDER: {
+    status: 409,
+    hint: 'the message does not fit the current state (a grant already released, a confirm before its release); send hello to resynchronise',
+  },
   CASM_ERR_IDEMPOTENCY_MISMATCH: {
     status: 422,
     hint: 'an Idempotency-Key may be reused only for the very same request; use a new key',
@@ -121,6 +125,10 @@ export const CASM_ERRORS = {
   CASM_ERR_UNAVAILABLE: {
     status: 503,
     hint: 'the store is unreachable or busy; retry shortly and check the database',
+  },
+  CASM_ERR_BACKEND: {
+    status: 502,
+    hint: "the agent's backend (its script or device) failed: fix it using the message, which carries its error output; the agent tries again",
   },
   CASM_ERR_INTERNAL: {
     status: 500,

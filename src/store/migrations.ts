@@ -197,6 +197,71 @@ CREATE TABLE idempotency (
 CREATE INDEX idempotency_created ON idempotency (created_at);
 `
 
+/**
+ * Version 2, the device loop: a device's policy overrides; what the loop knows of each grant
+ * (pin, why it drains, where it moves, the last usage report); the loop's state per device;
+ * the stream of messages to each device (stored before they are sent, so a reconnect resumes
+ * without loss); alerts.
+ */
+const V2_COMMON = (t: { bool: string; time: string; json: string; false: string }): string => `
+ALTER TABLE device ADD COLUMN policy ${t.json} NOT NULL DEFAULT '{}';
+
+CREATE TABLE grant_status (
+  grant_id TEXT PRIMARY KEY REFERENCES allocation(id) ON DELETE CASCADE,
+  device_id TEXT NOT NULL,
+  pinned ${t.bool} NOT NULL DEFAULT ${t.false},
+  drain_cause TEXT,
+  moving_to TEXT,
+  used BIGINT,
+  peak BIGINT,
+  average DOUBLE PRECISION,
+  ports ${t.json},
+  plane TEXT,
+  reported_at ${t.time},
+  confirmed_at ${t.time}
+);
+CREATE INDEX grant_status_device ON grant_status (device_id);
+
+CREATE TABLE device_loop (
+  device_id TEXT PRIMARY KEY REFERENCES device(id) ON DELETE CASCADE,
+  tenant_id TEXT NOT NULL,
+  agent ${t.json},
+  hello_at ${t.time},
+  report_at ${t.time},
+  stale_at ${t.time},
+  low_since ${t.json} NOT NULL,
+  history ${t.json} NOT NULL,
+  stream_seq BIGINT NOT NULL,
+  acked_seq BIGINT NOT NULL,
+  silent ${t.bool} NOT NULL,
+  failures INTEGER NOT NULL
+);
+CREATE INDEX device_loop_stale ON device_loop (stale_at) WHERE NOT silent;
+
+CREATE TABLE device_message (
+  device_id TEXT NOT NULL REFERENCES device(id) ON DELETE CASCADE,
+  seq BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at ${t.time} NOT NULL,
+  PRIMARY KEY (device_id, seq)
+);
+CREATE INDEX device_message_created ON device_message (created_at);
+
+CREATE TABLE alert (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  object_type TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  message TEXT NOT NULL,
+  raised_at ${t.time} NOT NULL,
+  cleared_at ${t.time}
+);
+CREATE INDEX alert_tenant ON alert (tenant_id, raised_at);
+CREATE INDEX alert_open ON alert (kind) WHERE cleared_at IS NULL;
+`
+
 /** Every migration, in order. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -216,6 +281,12 @@ ALTER TABLE allocation ADD COLUMN span NUMRANGE NOT NULL;
 ALTER TABLE allocation ADD CONSTRAINT allocation_no_overlap
   EXCLUDE USING gist (span WITH &&, domain_id WITH =, family WITH =) WHERE (live);
 `,
+  },
+  {
+    version: 2,
+    name: 'device loop',
+    sqlite: V2_COMMON({ bool: 'INTEGER', time: 'INTEGER', json: 'TEXT', false: '0' }),
+    postgres: V2_COMMON({ bool: 'BOOLEAN', time: 'BIGINT', json: 'TEXT', false: 'false' }),
   },
 ]
 

@@ -21,6 +21,10 @@ import type {
   Tenant,
 } from '../domain/model.js'
 import type {
+  AlertRow,
+  DeviceLoopRow,
+  DeviceMessageRow,
+  GrantStatusRow,
   AllocationFilter,
   AllocationRow,
   ChainHead,
@@ -36,6 +40,7 @@ import type {
   WriteTx,
 } from '../coordinator/store.js'
 import { ChainMovedError } from '../coordinator/store.js'
+import { completePolicy } from '../domain/pool-policy.js'
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
 import {
   type SqlDriver,
@@ -109,7 +114,7 @@ function poolOf(r: SqlRow): Pool {
     kind: str(r['kind']) as Pool['kind'],
     family: str(r['family']) as Family,
     space: json(r['space']),
-    policy: json(r['policy']),
+    policy: completePolicy(str(r['family']) as Family, json(r['policy'])),
     priority: num(r['priority']),
     selectors: json(r['selectors']),
     tags: json(r['tags']),
@@ -125,6 +130,7 @@ function deviceOf(r: SqlRow): Device {
     tenantId: str(r['tenant_id']),
     name: str(r['name']),
     attributes: json(r['attributes']),
+    policy: json(r['policy'] ?? '{}'),
     description: str(r['description']),
     createdAt: num(r['created_at']),
     updatedAt: num(r['updated_at']),
@@ -168,6 +174,53 @@ function allocationOf(r: SqlRow): AllocationRow {
     releasedAt: optNum(r['released_at']),
     quarantineUntil: optNum(r['quarantine_until']),
     changedVersion: num(r['changed_version']),
+  }
+}
+
+function grantStatusOf(r: SqlRow): GrantStatusRow {
+  return {
+    grantId: str(r['grant_id']),
+    deviceId: str(r['device_id']),
+    pinned: bool(r['pinned']),
+    drainCause: optStr(r['drain_cause']),
+    movingTo: optStr(r['moving_to']),
+    used: optNum(r['used']),
+    peak: optNum(r['peak']),
+    average: optNum(r['average']),
+    ports: optJson(r['ports']),
+    plane: optStr(r['plane']),
+    reportedAt: optNum(r['reported_at']),
+    confirmedAt: optNum(r['confirmed_at']),
+  }
+}
+
+function deviceLoopOf(r: SqlRow): DeviceLoopRow {
+  return {
+    deviceId: str(r['device_id']),
+    tenantId: str(r['tenant_id']),
+    agent: optJson(r['agent']),
+    helloAt: optNum(r['hello_at']),
+    reportAt: optNum(r['report_at']),
+    staleAt: optNum(r['stale_at']),
+    lowSince: json(r['low_since']),
+    history: json(r['history']),
+    streamSeq: num(r['stream_seq']),
+    ackedSeq: num(r['acked_seq']),
+    silent: bool(r['silent']),
+    failures: num(r['failures']),
+  }
+}
+
+function alertOf(r: SqlRow): AlertRow {
+  return {
+    id: str(r['id']),
+    tenantId: str(r['tenant_id']),
+    kind: str(r['kind']),
+    objectType: str(r['object_type']),
+    objectId: str(r['object_id']),
+    message: str(r['message']),
+    raisedAt: num(r['raised_at']),
+    clearedAt: optNum(r['cleared_at']),
   }
 }
 
@@ -620,6 +673,73 @@ class SqlReader implements StoreReader {
       createdAt: num(r['created_at']),
     }
   }
+
+  async grantStatuses(deviceId: string): Promise<GrantStatusRow[]> {
+    return (await this.q.all('SELECT * FROM grant_status WHERE device_id = ?', [deviceId])).map(
+      grantStatusOf,
+    )
+  }
+
+  async getGrantStatus(grantId: string): Promise<GrantStatusRow | undefined> {
+    const r = await this.q.get('SELECT * FROM grant_status WHERE grant_id = ?', [grantId])
+    return r === undefined ? undefined : grantStatusOf(r)
+  }
+
+  async getDeviceLoop(deviceId: string): Promise<DeviceLoopRow | undefined> {
+    const r = await this.q.get('SELECT * FROM device_loop WHERE device_id = ?', [deviceId])
+    return r === undefined ? undefined : deviceLoopOf(r)
+  }
+
+  async quietDevices(now: number, limit: number): Promise<DeviceLoopRow[]> {
+    return (
+      await this.q.all(
+        'SELECT * FROM device_loop WHERE NOT silent AND stale_at <= ? ORDER BY stale_at LIMIT ?',
+        [now, limit],
+      )
+    ).map(deviceLoopOf)
+  }
+
+  async deviceMessages(
+    deviceId: string,
+    after: number,
+    limit: number,
+  ): Promise<DeviceMessageRow[]> {
+    const rows = await this.q.all(
+      'SELECT * FROM device_message WHERE device_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      [deviceId, after, limit],
+    )
+    return rows.map((r) => ({
+      deviceId: str(r['device_id']),
+      seq: num(r['seq']),
+      type: str(r['type']),
+      body: str(r['body']),
+      createdAt: num(r['created_at']),
+    }))
+  }
+
+  async listAlerts(
+    tenantId: string | undefined,
+    open: boolean,
+    limit: number,
+  ): Promise<AlertRow[]> {
+    const where: string[] = []
+    const args: SqlValue[] = []
+    if (tenantId !== undefined) {
+      where.push('tenant_id = ?')
+      args.push(tenantId)
+    }
+    if (open) where.push('cleared_at IS NULL')
+    const rows = await this.q.all(
+      `SELECT * FROM alert ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY raised_at DESC, id LIMIT ?`,
+      [...args, limit],
+    )
+    return rows.map(alertOf)
+  }
+
+  async getAlert(id: string): Promise<AlertRow | undefined> {
+    const r = await this.q.get('SELECT * FROM alert WHERE id = ?', [id])
+    return r === undefined ? undefined : alertOf(r)
+  }
 }
 
 class SqlWriteTx extends SqlReader implements WriteTx {
@@ -821,12 +941,13 @@ class SqlWriteTx extends SqlReader implements WriteTx {
 
   async insertDevice(d: Device): Promise<void> {
     await this.q.run(
-      'INSERT INTO device (id, tenant_id, name, attributes, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO device (id, tenant_id, name, attributes, policy, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       [
         d.id,
         d.tenantId,
         d.name,
         JSON.stringify(d.attributes),
+        JSON.stringify(d.policy),
         d.description,
         d.createdAt,
         d.updatedAt,
@@ -836,8 +957,15 @@ class SqlWriteTx extends SqlReader implements WriteTx {
 
   async updateDevice(d: Device): Promise<void> {
     await this.q.run(
-      'UPDATE device SET name = ?, attributes = ?, description = ?, updated_at = ? WHERE id = ?',
-      [d.name, JSON.stringify(d.attributes), d.description, d.updatedAt, d.id],
+      'UPDATE device SET name = ?, attributes = ?, policy = ?, description = ?, updated_at = ? WHERE id = ?',
+      [
+        d.name,
+        JSON.stringify(d.attributes),
+        JSON.stringify(d.policy),
+        d.description,
+        d.updatedAt,
+        d.id,
+      ],
     )
   }
 
@@ -1011,6 +1139,88 @@ class SqlWriteTx extends SqlReader implements WriteTx {
     params.push(next.seq, next.hash, head.seq, head.hash)
     const sql = `${parts.length > 0 ? `WITH ${parts.join(', ')} ` : ''}UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ?`
     if ((await this.q.run(sql, params)) !== 1) throw new ChainMovedError(head.seq)
+  }
+
+  async putGrantStatus(rows: readonly GrantStatusRow[]): Promise<void> {
+    for (const g of rows) {
+      await this.q.run(
+        `INSERT INTO grant_status (grant_id, device_id, pinned, drain_cause, moving_to, used, peak, average, ports, plane, reported_at, confirmed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (grant_id) DO UPDATE SET device_id = excluded.device_id, pinned = excluded.pinned,
+           drain_cause = excluded.drain_cause, moving_to = excluded.moving_to, used = excluded.used,
+           peak = excluded.peak, average = excluded.average, ports = excluded.ports, plane = excluded.plane,
+           reported_at = excluded.reported_at, confirmed_at = excluded.confirmed_at`,
+        [
+          g.grantId,
+          g.deviceId,
+          g.pinned,
+          g.drainCause,
+          g.movingTo,
+          g.used,
+          g.peak,
+          g.average,
+          g.ports === null ? null : JSON.stringify(g.ports),
+          g.plane,
+          g.reportedAt,
+          g.confirmedAt,
+        ],
+      )
+    }
+  }
+
+  async putDeviceLoop(d: DeviceLoopRow): Promise<void> {
+    await this.q.run(
+      `INSERT INTO device_loop (device_id, tenant_id, agent, hello_at, report_at, stale_at, low_since, history, stream_seq, acked_seq, silent, failures)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device_id) DO UPDATE SET agent = excluded.agent, hello_at = excluded.hello_at,
+         report_at = excluded.report_at, stale_at = excluded.stale_at, low_since = excluded.low_since, history = excluded.history,
+         stream_seq = excluded.stream_seq, acked_seq = excluded.acked_seq, silent = excluded.silent,
+         failures = excluded.failures`,
+      [
+        d.deviceId,
+        d.tenantId,
+        d.agent === null ? null : JSON.stringify(d.agent),
+        d.helloAt,
+        d.reportAt,
+        d.staleAt,
+        JSON.stringify(d.lowSince),
+        JSON.stringify(d.history),
+        d.streamSeq,
+        d.ackedSeq,
+        d.silent,
+        d.failures,
+      ],
+    )
+  }
+
+  async appendDeviceMessages(rows: readonly DeviceMessageRow[]): Promise<void> {
+    for (const m of rows) {
+      await this.q.run(
+        'INSERT INTO device_message (device_id, seq, type, body, created_at) VALUES (?, ?, ?, ?, ?)',
+        [m.deviceId, m.seq, m.type, m.body, m.createdAt],
+      )
+    }
+  }
+
+  async pruneDeviceMessages(
+    by: { deviceId: string; upTo: number } | { before: number },
+  ): Promise<number> {
+    return 'before' in by
+      ? this.q.run('DELETE FROM device_message WHERE created_at < ?', [by.before])
+      : this.q.run('DELETE FROM device_message WHERE device_id = ? AND seq <= ?', [
+          by.deviceId,
+          by.upTo,
+        ])
+  }
+
+  async putAlert(a: AlertRow): Promise<void> {
+    await this.q.run(
+      `INSERT INTO alert (id, tenant_id, kind, object_type, object_id, message, raised_at, cleared_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET message = excluded.message, raised_at = excluded.raised_at,
+         cleared_at = excluded.cleared_at`,
+      [a.id, a.tenantId, a.kind, a.objectType, a.objectId, a.message, a.raisedAt, a.clearedAt],
+    )
   }
 
   async insertIdempotency(row: IdempotencyRow): Promise<void> {

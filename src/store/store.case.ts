@@ -39,6 +39,10 @@ import { hashEvent, verifyChain } from '../coordinator/event-chain.js'
 import { newId } from '../coordinator/ids.js'
 import { ChainMovedError } from '../coordinator/store.js'
 import type {
+  AlertRow,
+  DeviceLoopRow,
+  DeviceMessageRow,
+  GrantStatusRow,
   AllocationFilter,
   AllocationRow,
   ChainHead,
@@ -154,6 +158,7 @@ function makeDevice(tenant: Tenant, fields: Partial<Device> = {}): Device {
     id: newId('device'),
     tenantId: tenant.id,
     name: 'bng-fra1-01',
+    policy: {},
     attributes: {
       function: 'bng',
       formFactor: 'physical',
@@ -966,6 +971,181 @@ export function runStoreSuite(name: string, open: OpenStore): void {
       assert.deepEqual(await store.reader.listDevices(w.tenant.id), [w.device, changed])
     })
 
+    test('devices keep their policy overrides', async (store) => {
+      const w = await seed(store)
+      const d = makeDevice(w.tenant, {
+        name: 'tuned',
+        policy: { highWatermark: 0.9, holdDown: 60 },
+      })
+      await store.write((tx) => tx.insertDevice(d))
+      assert.deepEqual(await store.reader.getDevice(w.tenant.id, d.id), d)
+      const changed: Device = { ...d, policy: { minUnits: 2 }, updatedAt: T0 + 1 }
+      await store.write((tx) => tx.updateDevice(changed))
+      assert.deepEqual((await store.reader.getDevice(w.tenant.id, d.id))?.policy, { minUnits: 2 })
+    })
+
+    test('grant status: put inserts and replaces; per device; goes with its grant', async (store) => {
+      const w = await seed(store)
+      const g = makeUnit(w.pool, '100.64.0.0/28', { deviceId: w.device.id })
+      const h = makeUnit(w.pool, '100.64.0.16/28', { deviceId: w.device.id })
+      await store.write((tx) => tx.insertAllocations([g, h]))
+      const s: GrantStatusRow = {
+        grantId: g.id,
+        deviceId: w.device.id,
+        pinned: true,
+        drainCause: 'move',
+        movingTo: 'dev_x',
+        used: 7,
+        peak: 9,
+        average: 6.25,
+        ports: { total: 64512, used: 1000, peak: 1200, average: 950.5 },
+        plane: 'up-2',
+        reportedAt: T0 + 5,
+        confirmedAt: null,
+      }
+      await store.write((tx) => tx.putGrantStatus([s]))
+      assert.deepEqual(await store.reader.getGrantStatus(g.id), s)
+      const t: GrantStatusRow = {
+        ...s,
+        grantId: h.id,
+        pinned: false,
+        drainCause: null,
+        movingTo: null,
+        ports: null,
+        plane: null,
+      }
+      const s2: GrantStatusRow = { ...s, used: 0, confirmedAt: T0 + 9 }
+      await store.write((tx) => tx.putGrantStatus([s2, t]))
+      assert.deepEqual(await store.reader.getGrantStatus(g.id), s2)
+      assert.deepEqual(
+        (await store.reader.grantStatuses(w.device.id)).sort((a, b) =>
+          a.grantId.localeCompare(b.grantId),
+        ),
+        [s2, t].sort((a, b) => a.grantId.localeCompare(b.grantId)),
+      )
+      assert.equal(await store.reader.getGrantStatus('grant_none'), undefined)
+      // A status needs its grant.
+      await assert.rejects(
+        store.write((tx) => tx.putGrantStatus([{ ...s, grantId: 'grant_none' }])),
+      )
+      await store.write((tx) => tx.deleteAllocations({ poolId: w.pool.id }))
+      assert.deepEqual(await store.reader.grantStatuses(w.device.id), [])
+    })
+
+    test('device loop: put inserts and replaces; quietDevices finds the stale, not the silent', async (store) => {
+      const w = await seed(store)
+      const other = makeDevice(w.tenant, { name: 'other' })
+      await store.write((tx) => tx.insertDevice(other))
+      const loop: DeviceLoopRow = {
+        deviceId: w.device.id,
+        tenantId: w.tenant.id,
+        agent: { version: '0.1.0', backend: 'sim', planes: ['up-1', 'up-2'] },
+        helloAt: T0,
+        reportAt: T0 + 10,
+        staleAt: T0 + 70,
+        lowSince: { ipv4: T0 + 3, ipv6: null },
+        history: { ipv4: [{ at: T0, used: 3, capacity: 32 }] },
+        streamSeq: 4,
+        ackedSeq: 2,
+        silent: false,
+        failures: 1,
+      }
+      await store.write((tx) => tx.putDeviceLoop(loop))
+      assert.deepEqual(await store.reader.getDeviceLoop(w.device.id), loop)
+      assert.equal(await store.reader.getDeviceLoop(other.id), undefined)
+      const quiet: DeviceLoopRow = { ...loop, deviceId: other.id, agent: null, staleAt: T0 + 50 }
+      await store.write((tx) => tx.putDeviceLoop(quiet))
+      assert.deepEqual(await store.reader.quietDevices(T0 + 49, 10), [])
+      assert.deepEqual(
+        (await store.reader.quietDevices(T0 + 70, 10)).map((d) => d.deviceId),
+        [other.id, w.device.id],
+        'oldest first',
+      )
+      assert.equal((await store.reader.quietDevices(T0 + 70, 1)).length, 1)
+      await store.write((tx) => tx.putDeviceLoop({ ...quiet, silent: true }))
+      assert.deepEqual(
+        (await store.reader.quietDevices(T0 + 70, 10)).map((d) => d.deviceId),
+        [w.device.id],
+      )
+    })
+
+    test('device messages: append, read after a seq in order, prune by ack and by age', async (store) => {
+      const w = await seed(store)
+      const other = makeDevice(w.tenant, { name: 'other' })
+      await store.write((tx) => tx.insertDevice(other))
+      const msg = (deviceId: string, seq: number, at = T0): DeviceMessageRow => ({
+        deviceId,
+        seq,
+        type: 'drain',
+        body: JSON.stringify({ v: 1, txn: `s-${seq}`, type: 'drain', note: 'quote " and ✓' }),
+        createdAt: at,
+      })
+      await store.write((tx) =>
+        tx.appendDeviceMessages([1, 2, 3, 4].map((n) => msg(w.device.id, n, T0 + n))),
+      )
+      await store.write((tx) => tx.appendDeviceMessages([msg(other.id, 1, T0 + 100)]))
+      await assert.rejects(store.write((tx) => tx.appendDeviceMessages([msg(w.device.id, 2)])))
+      assert.deepEqual(
+        (await store.reader.deviceMessages(w.device.id, 1, 10)).map((m) => m.seq),
+        [2, 3, 4],
+      )
+      assert.deepEqual(await store.reader.deviceMessages(w.device.id, 1, 1), [
+        msg(w.device.id, 2, T0 + 2),
+      ])
+      assert.equal(
+        await store.write((tx) => tx.pruneDeviceMessages({ deviceId: w.device.id, upTo: 2 })),
+        2,
+      )
+      assert.deepEqual(
+        (await store.reader.deviceMessages(w.device.id, 0, 10)).map((m) => m.seq),
+        [3, 4],
+      )
+      assert.equal(await store.write((tx) => tx.pruneDeviceMessages({ before: T0 + 4 })), 1)
+      assert.deepEqual(
+        (await store.reader.deviceMessages(w.device.id, 0, 10)).map((m) => m.seq),
+        [4],
+      )
+      assert.equal((await store.reader.deviceMessages(other.id, 0, 10)).length, 1)
+    })
+
+    test('alerts: put inserts and replaces; list per tenant, open only, newest first', async (store) => {
+      const w = await seed(store)
+      const t2 = makeTenant()
+      await store.write((tx) => tx.insertTenant(t2))
+      const a: AlertRow = {
+        id: `pool-exhausted:${w.pool.id}`,
+        tenantId: w.tenant.id,
+        kind: 'pool-exhausted',
+        objectType: 'pool',
+        objectId: w.pool.id,
+        message: 'no free unit',
+        raisedAt: T0,
+        clearedAt: null,
+      }
+      const b: AlertRow = {
+        ...a,
+        id: 'device-silent:d',
+        kind: 'device-silent',
+        objectType: 'device',
+        objectId: 'd',
+        raisedAt: T0 + 5,
+      }
+      const c: AlertRow = { ...a, id: 'device-silent:e', tenantId: t2.id, raisedAt: T0 + 9 }
+      await store.write(async (tx) => {
+        await tx.putAlert(a)
+        await tx.putAlert(b)
+        await tx.putAlert(c)
+      })
+      assert.deepEqual(await store.reader.getAlert(a.id), a)
+      assert.deepEqual(await store.reader.listAlerts(w.tenant.id, true, 10), [b, a])
+      assert.deepEqual(await store.reader.listAlerts(undefined, true, 10), [c, b, a])
+      assert.deepEqual(await store.reader.listAlerts(undefined, true, 1), [c])
+      const cleared = { ...a, clearedAt: T0 + 20, message: 'space again' }
+      await store.write((tx) => tx.putAlert(cleared))
+      assert.deepEqual(await store.reader.listAlerts(w.tenant.id, true, 10), [b])
+      assert.deepEqual(await store.reader.listAlerts(w.tenant.id, false, 10), [b, cleared])
+    })
+
     test('deleteDevice drops its device tokens and unlinks its units', async (store) => {
       const w = await seed(store)
       const token = makeToken(w.tenant.id, { role: 'device', deviceId: w.device.id })
@@ -1538,6 +1718,11 @@ export function runStoreSuite(name: string, open: OpenStore): void {
           holdDown: 0,
           lifetime: 315_360_000,
           quarantine: 1,
+          leadTime: 0,
+          minUnits: 3,
+          reportInterval: 5,
+          staleAfter: 17,
+          drain: 'fast',
         },
         selectors: {
           function: ['bng', 'cgn'],

@@ -15,3 +15,17 @@ export function throwsCode(fn: () => unknown, code: string, message?: RegExp): v
     return true
   })
 }
+
+/** Asserts that `p` rejects with a CasmError with `code` (and a message matching `message`). */
+export async function rejectsCode(
+  p: Promise<unknown>,
+  code: string,
+  message?: RegExp,
+): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(isCasmError(e), `expected a CasmError, got ${String(e)}`)
+    assert.equal(e.code, code, e.message)
+    if (message !== undefined) assert.match(e.message, message)
+    return true
+  })
+}
