@@ -32,6 +32,9 @@ export interface CoordinatorOptions {
   readonly idempotencyTtlMs?: number
 }
 
+/** How long answers to device messages are kept for resends. */
+export const AGENT_TXN_TTL_MS = 3_600_000
+
 /** How long a successful authentication is reused. */
 export const AUTH_CACHE_MS = 2000
 
@@ -239,6 +242,8 @@ export class Coordinator {
         .then(() =>
           this.run(async (ctx) => {
             await ctx.tx.pruneIdempotency(ctx.now - ttl)
+            // Answers to device messages are kept an hour: agents resend within seconds.
+            await ctx.tx.pruneIdempotency(ctx.now - AGENT_TXN_TTL_MS, 'agent:')
             // Stream messages a device never acknowledged are kept as long as idempotent answers.
             await ctx.tx.pruneDeviceMessages({ before: ctx.now - ttl })
           }),

@@ -367,8 +367,8 @@ export interface WriteTx extends StoreReader {
   putAlert(row: AlertRow): Promise<void>
 
   insertIdempotency(row: IdempotencyRow): Promise<void>
-  /** Forgets idempotent answers older than `before`. */
-  pruneIdempotency(before: number): Promise<number>
+  /** Forgets idempotent answers older than `before` (only keys starting `keyPrefix`, if given). */
+  pruneIdempotency(before: number, keyPrefix?: string): Promise<number>
 }
 
 /** The persistence seam. */

@@ -1230,7 +1230,14 @@ class SqlWriteTx extends SqlReader implements WriteTx {
     )
   }
 
-  async pruneIdempotency(before: number): Promise<number> {
+  async pruneIdempotency(before: number, keyPrefix?: string): Promise<number> {
+    if (keyPrefix !== undefined) {
+      const pattern = `${keyPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+      return this.q.run("DELETE FROM idempotency WHERE created_at < ? AND key LIKE ? ESCAPE '\\'", [
+        before,
+        pattern,
+      ])
+    }
     return this.q.run('DELETE FROM idempotency WHERE created_at < ?', [before])
   }
 }

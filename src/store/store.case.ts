@@ -2053,6 +2053,19 @@ export function runStoreSuite(name: string, open: OpenStore): void {
       assert.equal(await store.write((tx) => tx.pruneIdempotency(3001)), 2)
       assert.equal(await store.reader.getIdempotency(tenant.id, 'k3'), undefined)
       assert.equal(await store.write((tx) => tx.pruneIdempotency(3001)), 0)
+
+      // By key prefix: only agent answers; LIKE's wildcards in the prefix are literal.
+      await store.write(async (tx) => {
+        await tx.insertIdempotency(row(tenant.id, 'agent:d1:t1', 100))
+        await tx.insertIdempotency(row(tenant.id, 'agentXd1', 100))
+        await tx.insertIdempotency(row(tenant.id, 'a_%:x', 100))
+        await tx.insertIdempotency(row(tenant.id, 'other', 100))
+      })
+      assert.equal(await store.write((tx) => tx.pruneIdempotency(101, 'agent:')), 1)
+      assert.equal(await store.write((tx) => tx.pruneIdempotency(101, 'a_%')), 1)
+      assert.ok(await store.reader.getIdempotency(tenant.id, 'agentXd1'))
+      assert.ok(await store.reader.getIdempotency(tenant.id, 'other'))
+      assert.equal(await store.write((tx) => tx.pruneIdempotency(101)), 2)
     })
 
     // ---- transactions --------------------------------------------------------------------

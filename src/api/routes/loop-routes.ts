@@ -20,9 +20,6 @@ import type { Api } from '../server.js'
 
 const errors = { '4xx': S.ErrorBody, '5xx': S.ErrorBody }
 
-/** How long answers to device messages are kept for resends (a device resends within this). */
-export const AGENT_TXN_TTL_MS = 3_600_000
-
 /** A keep-alive comment on idle streams this often. */
 export const KEEP_ALIVE_MS = 15_000
 
