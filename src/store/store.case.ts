@@ -472,6 +472,55 @@ export function runStoreSuite(name: string, open: OpenStore): void {
       })
     })
 
+    test('migrate upgrades a version-1 database with data in place', async (_, t) => {
+      await withFreshStore(t, async (store) => {
+        const raw = rawDriver(store)
+        const v1 = MIGRATIONS[0] as (typeof MIGRATIONS)[number]
+        const tenant = makeTenant()
+        const domain = makeDomain(tenant)
+        const { pool, ranges } = makePool(domain, 'ipv4', ['100.64.0.0/16'])
+        try {
+          await raw.exec(
+            'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+          )
+          await raw.exec(store.kind === 'sqlite' ? v1.sqlite : v1.postgres)
+          await raw.run(
+            'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+            [1, v1.name, T0],
+          )
+          // What casm 1 wrote: a device without a policy column, a pool policy without loop fields.
+          await raw.run('INSERT INTO tenant (id, name, created_at) VALUES (?, ?, ?)', [
+            tenant.id,
+            tenant.name,
+            T0,
+          ])
+          await raw.run(
+            'INSERT INTO device (id, tenant_id, name, attributes, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+            ['dev_old', tenant.id, 'old-bng', '{}', '', T0, T0],
+          )
+        } finally {
+          await raw.close()
+        }
+        const {
+          leadTime: _l,
+          minUnits: _m,
+          reportInterval: _r,
+          staleAfter: _s,
+          drain: _d,
+          ...v1Policy
+        } = pool.policy
+        assert.deepEqual(await store.migrate(), { from: 1, to: SCHEMA_VERSION })
+        const d = await store.reader.getDevice(tenant.id, 'old-bng')
+        assert.deepEqual(d?.policy, {}, 'devices get empty overrides')
+        await store.write(async (tx) => {
+          await tx.insertDomain(domain)
+          await tx.insertPool({ ...pool, policy: v1Policy as typeof pool.policy }, ranges)
+        })
+        const read = await store.reader.getPool(tenant.id, pool.id)
+        assert.deepEqual(read?.policy, pool.policy, 'an old policy reads with the new defaults')
+      })
+    })
+
     test('migrate refuses a database with a newer schema version and changes nothing', async (_, t) => {
       await withFreshStore(t, async (store) => {
         await store.migrate()
