@@ -141,11 +141,13 @@ export async function drainGrant(
     { ...status, drainCause: drain.cause, movingTo: drain.movingTo ?? null },
   ])
   if (row.deviceId !== null) {
+    const pool = await ctx.tx.getPool(row.tenantId, row.poolId)
     await pushMessage(ctx, row.tenantId, row.deviceId, {
       type: 'drain',
       grant: row.id,
       prefix: row.prefix,
       cause: drain.cause,
+      mode: pool?.policy.drain ?? 'natural',
       reason: drain.reason,
     })
   }

@@ -206,6 +206,11 @@ export interface DrainMessage extends MessageHeader {
   readonly prefix: string
   /** `policy` (low usage), `lifetime`, `operator`, `move`. */
   readonly cause: string
+  /**
+   * `natural`: let the grant's leases run out; `fast`: refuse renewals in it so its users move
+   * to other space (the pool's `drain` policy).
+   */
+  readonly mode: 'natural' | 'fast'
   readonly reason: string
 }
 
