@@ -497,6 +497,19 @@ describe('policy loop', () => {
     assert.equal(reply.grants[0]?.prefix, a.prefix)
   })
 
+  it('move: a device that releases the moving grant itself hands it on too', async () => {
+    b = await Bench.open('10.1.0.0/24', { quarantine: 300 })
+    const a = await b.request('d0')
+    await b.co.run(moveGrant(b.admin, a.grant, 'd1'))
+    const r = await b.send('d0', { type: 'release-request', grants: [a.grant] })
+    assert.equal(r.type, 'release-notification')
+    assert.equal(r.grants[0]?.state, 'free', 'no quarantine on a move')
+    assert.deepEqual(
+      (await b.live('d1')).map((g) => g.prefix),
+      [a.prefix],
+    )
+  })
+
   it('force-drain by an operator, even when pinned; dry run shows the plan without applying it', async () => {
     b = await Bench.open('10.1.0.0/24', { holdDown: 0 })
     const a = await b.request('d0')

@@ -485,7 +485,15 @@ async function hello(
   }
   const wasSilent = v.loop.silent
   const loop = await loopOf(ctx.tx, v.device.tenantId, v.device.id)
-  const policy = policyFor(v, v.grants[0]?.family ?? 'ipv4')
+  // The policy of its grants' pool, or of the pool it would draw from first.
+  const first = v.grants[0]
+  const fallback = first === undefined ? await firstPool(ctx, v) : undefined
+  const policy =
+    first !== undefined
+      ? policyFor(v, first.family)
+      : fallback === undefined
+        ? undefined
+        : effectivePolicy(fallback.policy, v.device.policy)
   const staleAfter = policy?.staleAfter ?? 60
   await ctx.tx.putDeviceLoop({
     ...loop,
@@ -534,17 +542,19 @@ async function hello(
   }
 }
 
+/** The pool a device without grants would draw from first. */
+async function firstPool(ctx: WriteContext, v: DeviceView): Promise<Pool | undefined> {
+  const pools = (await ctx.tx.listPools(v.device.tenantId)).filter((p) => LOOP_KINDS.has(p.kind))
+  return rankPools(pools, v.device.attributes)[0]?.pool
+}
+
 async function poolRequest(
   ctx: WriteContext,
   c: Caller,
   v: DeviceView,
   m: PoolRequestMessage,
 ): Promise<CoordinatorMessage> {
-  let family = m.family ?? v.grants[0]?.family
-  if (family === undefined) {
-    const pools = (await ctx.tx.listPools(v.device.tenantId)).filter((p) => LOOP_KINDS.has(p.kind))
-    family = rankPools(pools, v.device.attributes)[0]?.pool.family
-  }
+  const family = m.family ?? v.grants[0]?.family ?? (await firstPool(ctx, v))?.family
   if (family === undefined) {
     throw new CasmError(
       'CASM_ERR_POOL_EXHAUSTED',
@@ -747,6 +757,13 @@ async function releaseRequest(
   for (const row of rows) {
     const pool = v.pools.get(row.poolId)
     if (pool === undefined) continue
+    if (statusFor(v, row).movingTo !== null) {
+      // A grant on its way to another device: hand it on as a drained one would be.
+      await releaseDrained(ctx, v, row, { expire: false, reason: 'released by its device' })
+      const moved = await ctx.tx.getAllocation(row.tenantId, row.id)
+      out.push({ grant: row.id, prefix: row.prefix, state: moved?.state ?? 'free' })
+      continue
+    }
     const after = await endUnit(ctx, pool, row, 'release')
     ctx.emit({
       tenantId: row.tenantId,
