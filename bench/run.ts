@@ -15,6 +15,7 @@ type Suite = Record<string, () => BenchResult[] | Promise<BenchResult[]>>
 const SUITES: Record<string, () => Promise<Suite>> = {
   alloc: async () => (await import('./alloc.bench.js')).cases,
   api: async () => (await import('./api.bench.js')).cases,
+  loop: async () => (await import('./loop.bench.js')).cases,
 }
 
 async function main(argv: readonly string[]): Promise<number> {

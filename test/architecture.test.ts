@@ -20,7 +20,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   // Stores implement the interface the coordinator declares (and read its entity types).
   store: ['errors', 'ip', 'alloc', 'domain', 'coordinator'],
   api: ['errors', 'ip', 'alloc', 'domain', 'coordinator', 'store'],
-  cli: ['errors', 'ip', 'alloc', 'domain', 'coordinator', 'store', 'api'],
+  // The device agent speaks the protocol; it never reaches into the coordinator or its store.
+  agent: ['errors', 'ip', 'alloc', 'domain'],
+  cli: ['errors', 'ip', 'alloc', 'domain', 'coordinator', 'store', 'api', 'agent'],
 }
 
 /** Layers that must stay pure: no node built-ins that do I/O. */

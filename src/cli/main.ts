@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander'
 import { isCasmError } from '../errors/casm-error.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { eventsCommand, tokenCommand } from './admin-commands.js'
+import { agentCommand } from './agent-command.js'
 import { ipCommand } from './ip-command.js'
 import { serveCommand } from './serve-command.js'
 import { createOutput } from './output.js'
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   program.addCommand(tokenCommand(out))
   program.addCommand(eventsCommand(out))
   program.addCommand(ipCommand(out))
+  program.addCommand(agentCommand())
   applyToAll(program, (c) => c.exitOverride().showHelpAfterError('(run with --help for usage)'))
   return program
 }

@@ -254,13 +254,10 @@ export async function grantUnit(
   } else {
     const length = unitLength(pool.policy, o.length)
     const near = o.preferAdjacent
-      ? (
-          await ctx.tx.listAllocations(
-            device.tenantId,
-            { poolId: pool.id, deviceId: device.id, live: true },
-            { limit: 64 },
-          )
-        ).map((r) => Prefix.of(r.family, r.first, r.length))
+      ? (await ctx.tx.deviceUnits(device.id))
+          .filter((r) => r.poolId === pool.id)
+          .slice(0, 64)
+          .map((r) => Prefix.of(r.family, r.first, r.length))
       : []
     const strategy = near.length > 0 ? 'adjacent' : pool.policy.strategy
     prefix = take(ctx, a, () => a.allocate(length, { strategy, near }))

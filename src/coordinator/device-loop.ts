@@ -91,14 +91,12 @@ export interface DeviceView {
 export async function viewDevice(reader: StoreReader, device: Device): Promise<DeviceView> {
   const [loop, rows, statuses] = await Promise.all([
     loopOf(reader, device.tenantId, device.id),
-    reader.listAllocations(
-      device.tenantId,
-      { type: 'grant', deviceId: device.id, live: true },
-      { limit: 100_000 },
-    ),
+    reader.deviceUnits(device.id),
     reader.grantStatuses(device.id),
   ])
-  const grants = rows.filter((r) => r.state === 'active' || r.state === 'draining')
+  const grants = rows.filter(
+    (r) => r.type === 'grant' && (r.state === 'active' || r.state === 'draining'),
+  )
   const status = new Map(statuses.map((s) => [s.grantId, s]))
   const pools = new Map<string, Pool>()
   for (const g of grants) {

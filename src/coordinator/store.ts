@@ -252,6 +252,8 @@ export interface StoreReader {
   getAllocation(tenantId: string, id: string): Promise<AllocationRow | undefined>
   listAllocations(tenantId: string, filter: AllocationFilter, page: Page): Promise<AllocationRow[]>
   countAllocations(tenantId: string, filter: AllocationFilter): Promise<number>
+  /** Live units held by a device, in id order (served by the device index, whatever the tenant holds). */
+  deviceUnits(deviceId: string): Promise<AllocationRow[]>
   /** Every live unit of a pool. */
   liveUnits(poolId: string): Promise<AllocationRow[]>
   /** Only what rebuilding a pool's allocator needs of its live units, in address order. */

@@ -127,7 +127,7 @@ export const CASM_ERRORS = {
     hint: 'the store is unreachable or busy; retry shortly and check the database',
   },
   CASM_ERR_BACKEND: {
-    status: 502,
+    status: 424,
     hint: "the agent's backend (its script or device) failed: fix it using the message, which carries its error output; the agent tries again",
   },
   CASM_ERR_INTERNAL: {

@@ -1461,6 +1461,24 @@ export function runStoreSuite(name: string, open: OpenStore): void {
       assert.equal(await store.reader.countAllocations(stranger.tenant.id, {}), 1)
     })
 
+    test('deviceUnits: the live units of one device, in id order', async (store) => {
+      const w = await seed(store)
+      const other = makeDevice(w.tenant, { name: 'other' })
+      await store.write((tx) => tx.insertDevice(other))
+      const mine = [
+        makeUnit(w.pool, '100.64.1.0/28', { deviceId: w.device.id }),
+        makeUnit(w.pool, '100.64.1.16/28', { deviceId: w.device.id, state: 'draining' }),
+      ]
+      const gone = makeUnit(w.pool, '100.64.1.32/28', { deviceId: w.device.id, state: 'free' })
+      const theirs = makeUnit(w.pool, '100.64.1.48/28', { deviceId: other.id })
+      await store.write((tx) => tx.insertAllocations([...mine, gone, theirs]))
+      assert.deepEqual(
+        (await store.reader.deviceUnits(w.device.id)).map((r) => r.id),
+        mine.map((r) => r.id).sort(),
+      )
+      assert.deepEqual(await store.reader.deviceUnits('dev_none'), [])
+    })
+
     test('liveUnits and unitsChangedSince', async (store) => {
       const w = await seed(store, 'ipv4', ['10.0.0.0/16'])
       const other = await addPool(store, w.domain, 'ipv4', ['10.1.0.0/16'])

@@ -1,13 +1,15 @@
 /**
  * The SQLite driver: better-sqlite3 12 on a file in WAL mode. Two connections: one writer (every
  * write transaction is `BEGIN IMMEDIATE`, so another process writing the same file waits on the
- * busy timeout instead of interleaving) and one reader, which sees committed data only.
+ * busy timeout instead of interleaving) and one reader, which sees committed data only. The WAL
+ * is checkpointed on a worker thread, never inside a commit.
  *
  * @module
  */
 
 import Database from 'better-sqlite3'
 import { AsyncMutex } from '../async-mutex.js'
+import { WalCheckpointer } from './wal-checkpointer.js'
 import type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from '../sql-driver.js'
 
 type Db = Database.Database
@@ -23,6 +25,8 @@ export interface SqliteDriverOptions {
    * because better-sqlite3 waits for it on the main thread.
    */
   readonly synchronous?: 'FULL' | 'NORMAL'
+  /** How often the WAL is checkpointed on a worker thread (default 500 ms). */
+  readonly checkpointIntervalMs?: number
 }
 
 function bind(params: readonly SqlValue[]): unknown[] {
@@ -70,7 +74,8 @@ function open(file: string, synchronous: string, readonly: boolean): Db {
   db.pragma(`synchronous = ${synchronous}`)
   db.pragma('foreign_keys = ON')
   db.pragma('busy_timeout = 10000')
-  db.pragma('wal_autocheckpoint = 20000')
+  // Checkpoints run on a worker thread (WalCheckpointer); none inside a commit.
+  db.pragma('wal_autocheckpoint = 0')
   return db
 }
 
@@ -82,11 +87,18 @@ export class SqliteDriver implements SqlDriver {
   readonly #file: string
   readonly #synchronous: string
   readonly #mutex = new AsyncMutex()
+  readonly #checkpointer: WalCheckpointer
 
   constructor(options: SqliteDriverOptions) {
     this.#file = options.file
     this.#synchronous = options.synchronous ?? 'NORMAL'
     this.#writer = new Connection(open(this.#file, this.#synchronous, false))
+    this.#checkpointer = new WalCheckpointer(this.#file, options.checkpointIntervalMs ?? 500)
+  }
+
+  /** What the WAL checkpointer has done (for tests and metrics). */
+  get checkpoints(): WalCheckpointer {
+    return this.#checkpointer
   }
 
   /** The reader opens lazily: after migrations created the file's tables. */
@@ -128,9 +140,9 @@ export class SqliteDriver implements SqlDriver {
     })
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.#checkpointer.stop()
     this.#reader?.db.close()
     this.#writer.db.close()
-    return Promise.resolve()
   }
 }
