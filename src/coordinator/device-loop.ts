@@ -89,15 +89,17 @@ export interface DeviceView {
 
 /** Reads what the loop needs about a device. */
 export async function viewDevice(reader: StoreReader, device: Device): Promise<DeviceView> {
-  const [loop, rows, statuses] = await Promise.all([
+  const [loop, rows] = await Promise.all([
     loopOf(reader, device.tenantId, device.id),
-    reader.deviceUnits(device.id),
-    reader.grantStatuses(device.id),
+    reader.deviceGrants(device.id),
   ])
-  const grants = rows.filter(
-    (r) => r.type === 'grant' && (r.state === 'active' || r.state === 'draining'),
+  const held = rows.filter(
+    (r) => r.unit.type === 'grant' && (r.unit.state === 'active' || r.unit.state === 'draining'),
   )
-  const status = new Map(statuses.map((s) => [s.grantId, s]))
+  const grants = held.map((r) => r.unit)
+  const status = new Map(
+    held.flatMap((r) => (r.status === null ? [] : [[r.unit.id, r.status] as const])),
+  )
   const pools = new Map<string, Pool>()
   for (const g of grants) {
     if (!pools.has(g.poolId)) {
@@ -706,9 +708,13 @@ async function statusReport(
     const capacity = mine.filter((g) => g.state === 'active').reduce((a, g) => a + unitSize(g), 0)
     const policy = policyFor(v, family)
     const window = Math.max(policy?.leadTime ?? 0, 6 * (policy?.reportInterval ?? 10)) * 1000
-    history[family] = [...(v.loop.history[family] ?? []), { at: ctx.now, used, capacity }]
-      .filter((p) => p.at >= ctx.now - window)
-      .slice(-HISTORY_POINTS)
+    // At most one point per half report interval: a device reporting faster (or resending)
+    // refines its last point instead of growing the history.
+    const spacing = (policy?.reportInterval ?? 10) * 500
+    const past = (v.loop.history[family] ?? []).filter((p) => p.at >= ctx.now - window)
+    const last = past[past.length - 1]
+    const kept = last !== undefined && ctx.now - last.at < spacing ? past.slice(0, -1) : past
+    history[family] = [...kept, { at: ctx.now, used, capacity }].slice(-HISTORY_POINTS)
   }
   const updated: DeviceView = {
     ...v,

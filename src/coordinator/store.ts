@@ -291,8 +291,10 @@ export interface StoreReader {
 
   getIdempotency(tenantId: string, key: string): Promise<IdempotencyRow | undefined>
 
-  /** Loop facts of the grants of a device (any state). */
-  grantStatuses(deviceId: string): Promise<GrantStatusRow[]>
+  /** The live units of a device with their loop facts (null when none are stored), in id order. */
+  deviceGrants(
+    deviceId: string,
+  ): Promise<{ readonly unit: AllocationRow; readonly status: GrantStatusRow | null }[]>
   getGrantStatus(grantId: string): Promise<GrantStatusRow | undefined>
   getDeviceLoop(deviceId: string): Promise<DeviceLoopRow | undefined>
   /** Devices not yet flagged silent that should have reported by `now`. */

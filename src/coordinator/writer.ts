@@ -111,7 +111,7 @@ const NO_FLUSH = new Set([
   'insertEvents',
   'getDeviceLoop',
   'putDeviceLoop',
-  'grantStatuses',
+  'deviceGrants',
   'getGrantStatus',
   'deviceMessages',
   'appendDeviceMessages',

@@ -696,10 +696,24 @@ class SqlReader implements StoreReader {
     }
   }
 
-  async grantStatuses(deviceId: string): Promise<GrantStatusRow[]> {
-    return (await this.q.all('SELECT * FROM grant_status WHERE device_id = ?', [deviceId])).map(
-      grantStatusOf,
+  async deviceGrants(
+    deviceId: string,
+  ): Promise<{ readonly unit: AllocationRow; readonly status: GrantStatusRow | null }[]> {
+    // One statement for both: this runs on every status report.
+    const rows = await this.q.all(
+      `SELECT a.*, s.grant_id, s.device_id AS s_device_id, s.pinned, s.drain_cause, s.moving_to,
+         s.used, s.peak, s.average, s.ports, s.plane, s.reported_at, s.confirmed_at
+       FROM allocation a LEFT JOIN grant_status s ON s.grant_id = a.id
+       WHERE a.device_id = ? AND a.live ORDER BY a.id`,
+      [deviceId],
     )
+    return rows.map((r) => ({
+      unit: allocationOf(r),
+      status:
+        r['grant_id'] === null || r['grant_id'] === undefined
+          ? null
+          : grantStatusOf({ ...r, device_id: r['s_device_id'] }),
+    }))
   }
 
   async getGrantStatus(grantId: string): Promise<GrantStatusRow | undefined> {

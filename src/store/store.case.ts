@@ -1066,19 +1066,24 @@ export function runStoreSuite(name: string, open: OpenStore): void {
       const s2: GrantStatusRow = { ...s, used: 0, confirmedAt: T0 + 9 }
       await store.write((tx) => tx.putGrantStatus([s2, t]))
       assert.deepEqual(await store.reader.getGrantStatus(g.id), s2)
-      assert.deepEqual(
-        (await store.reader.grantStatuses(w.device.id)).sort((a, b) =>
-          a.grantId.localeCompare(b.grantId),
-        ),
-        [s2, t].sort((a, b) => a.grantId.localeCompare(b.grantId)),
-      )
+      // deviceGrants: each live unit of the device with its status (null where none is stored).
+      const bare = makeUnit(w.pool, '100.64.0.32/28', { deviceId: w.device.id })
+      await store.write((tx) => tx.insertAllocations([bare]))
+      const joined = await store.reader.deviceGrants(w.device.id)
+      const expected = [
+        { unit: g, status: s2 },
+        { unit: h, status: t },
+        { unit: bare, status: null },
+      ].sort((x, y) => x.unit.id.localeCompare(y.unit.id))
+      assert.deepEqual(joined, expected)
       assert.equal(await store.reader.getGrantStatus('grant_none'), undefined)
       // A status needs its grant.
       await assert.rejects(
         store.write((tx) => tx.putGrantStatus([{ ...s, grantId: 'grant_none' }])),
       )
       await store.write((tx) => tx.deleteAllocations({ poolId: w.pool.id }))
-      assert.deepEqual(await store.reader.grantStatuses(w.device.id), [])
+      assert.equal(await store.reader.getGrantStatus(g.id), undefined, 'gone with its grant')
+      assert.deepEqual(await store.reader.deviceGrants(w.device.id), [])
     })
 
     test('device loop: put inserts and replaces; quietDevices finds the stale, not the silent', async (store) => {
