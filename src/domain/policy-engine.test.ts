@@ -133,18 +133,41 @@ describe('policy engine', () => {
   })
 
   it('forecast: growth that runs out within the lead time grants early', () => {
+    // 0, 4, 8, 12, 16 in use over 16 minutes: +1 address a minute; 16 of 32 left: 16 minutes.
     const history = {
-      ipv4: [0, 1, 2, 3, 4].map((i) => ({ at: NOW - (4 - i) * 60_000, used: 4 + i, capacity: 32 })),
+      ipv4: [0, 1, 2, 3, 4].map((i) => ({
+        at: NOW - (4 - i) * 240_000,
+        used: 4 * i,
+        capacity: 32,
+      })),
     }
-    // +1 address a minute, 24 left: 24 minutes to go.
     const p = { ...policy, leadTime: 1800 }
-    assert.deepEqual(kinds(facts([grant('a', 8)], { history, policy: p })), ['grant'])
+    const v = decide(facts([grant('a', 16)], { history, policy: p }))
     assert.deepEqual(
-      kinds(facts([grant('a', 8)], { history, policy: { ...p, leadTime: 1200 } })),
-      [],
-      '24 minutes is over a 20-minute lead time',
+      v.decisions.map((x) => x.kind),
+      ['grant'],
     )
-    assert.deepEqual(kinds(facts([grant('a', 8)], { history, policy: { ...p, leadTime: 0 } })), [])
+    assert.match(
+      v.decisions[0]?.reason ?? '',
+      /forecast: growing 0\.02 addresses\/s.*run out in 960 s/,
+    )
+    assert.deepEqual(
+      kinds(facts([grant('a', 16)], { history, policy: { ...p, leadTime: 900 } })),
+      [],
+      '16 minutes is over a 15-minute lead time',
+    )
+    assert.deepEqual(kinds(facts([grant('a', 16)], { history, policy: { ...p, leadTime: 0 } })), [])
+    const recent = { ipv4: history.ipv4.slice(3) }
+    assert.deepEqual(
+      kinds(facts([grant('a', 16)], { history: recent, policy: p })),
+      [],
+      '4 minutes of history is under half the 30-minute lead time: no trend yet',
+    )
+    assert.deepEqual(
+      kinds(facts([grant('a', 16)], { history, policy: { ...p, lowWatermark: 0.6 } })),
+      [],
+      'a device under the low watermark is not grown on a forecast',
+    )
   })
 
   it('growthRate and timeToExhaustion', () => {

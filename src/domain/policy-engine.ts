@@ -9,7 +9,8 @@
  *
  * ```
  *   used / capacity ≥ high            → cancel a drain if one is running, else grant one more unit
- *   forecast: time to exhaustion < lead time → grant one more unit early
+ *   forecast: time to exhaustion < lead time (history over half the lead time, usage at or
+ *             over the low watermark)  → grant one more unit early
  *   used / capacity < low, held for holdDown, more than minUnits grants
  *                                     → drain the least-used unpinned grant (if what remains
  *                                       stays under the high watermark)
@@ -210,12 +211,13 @@ export function decide(d: DeviceFacts): Verdict {
       continue
     }
 
-    if (p.leadTime > 0) {
-      const rate = growthRate(
-        d.history[family] ?? [],
-        d.now,
-        Math.max(p.leadTime, 6 * p.reportInterval),
-      )
+    // The forecast needs history over half the lead time (a start-up ramp that levels off is
+    // not a trend) and a device that is not mostly idle.
+    const window = Math.max(p.leadTime, 6 * p.reportInterval)
+    const samples = (d.history[family] ?? []).filter((s) => s.at >= d.now - window * 1000)
+    const span = samples.length === 0 ? 0 : (d.now - (samples[0] as UsageSample).at) / 1000
+    if (p.leadTime > 0 && span >= p.leadTime / 2 && u >= p.lowWatermark) {
+      const rate = growthRate(samples, d.now, window)
       const tte = timeToExhaustion(used, capacity, rate)
       if (tte < p.leadTime) {
         lowSince[family] = null
