@@ -166,7 +166,7 @@ describe('device stream on a real server', () => {
         window: 10,
         grants: [
           { grant: g1, used: 3 },
-          { grant: g2, used: 0 },
+          { grant: g2, used: 0, state: 'draining' },
         ],
       })
       const all = await resumed.until(3)

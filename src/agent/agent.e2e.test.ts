@@ -1,201 +1,27 @@
 /**
  * End to end: real `casm agent` processes (sim backend, accelerated) against a real `casm serve`:
  * start-up with no pool, growth past the high watermark, shrink and reclaim, restarts of the agent
- * (SIGTERM and kill -9) and of the coordinator.
+ * (SIGTERM and kill -9) and of the coordinator. Every test ends with the invariants of
+ * test/support/agent-invariants.ts (no overlap; nothing released while its device reports use).
+ * Lost and duplicated messages, a coordinator restart mid-drain and two devices competing for the
+ * last unit are in agent-faults.e2e.test.ts.
  */
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
+import { checkInvariants } from '../../test/support/agent-invariants.js'
+import {
+  AgentProcess,
+  freePort,
+  grantsOf,
+  live,
+  reported,
+  serveOn,
+  setUp,
+} from '../../test/support/agent-process.js'
 import { api, startServer } from '../../test/support/casm-server.js'
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-
-type Line = Record<string, unknown> & { action: string }
-
-/** A running `casm agent --json`, its log lines parsed. */
-class AgentProcess {
-  readonly lines: Line[] = []
-  private readonly child: ChildProcess
-  private readonly exited: Promise<number | null>
-  private stderr = ''
-
-  constructor(url: string, token: string, state: string, extra: readonly string[]) {
-    this.child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'agent',
-        '--coordinator',
-        url,
-        '--token',
-        token,
-        '--state',
-        state,
-        '--json',
-        '--tick',
-        '0.05',
-        '--request-timeout',
-        '2',
-        ...extra,
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CASM_URL: '' } },
-    )
-    let buffer = ''
-    this.child.stdout?.on('data', (d: Buffer) => {
-      buffer += d.toString()
-      let cut: number
-      while ((cut = buffer.indexOf('\n')) >= 0) {
-        const text = buffer.slice(0, cut)
-        buffer = buffer.slice(cut + 1)
-        if (text.trim() !== '') this.lines.push(JSON.parse(text) as Line)
-      }
-    })
-    this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()))
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)))
-  }
-
-  /** Lines of one action. */
-  of(action: string): Line[] {
-    return this.lines.filter((l) => l.action === action)
-  }
-
-  /** Waits for a line matching `match`, from the `from`-th line on. */
-  async until(what: string, match: (l: Line) => boolean, from = 0, ms = 40_000): Promise<Line> {
-    const deadline = Date.now() + ms
-    for (;;) {
-      const hit = this.lines.slice(from).find(match)
-      if (hit !== undefined) return hit
-      if (Date.now() > deadline)
-        assert.fail(
-          `agent: timed out waiting for ${what}\n${this.stderr}\n${this.lines
-            .slice(-15)
-            .map((l) => JSON.stringify(l).slice(0, 300))
-            .join('\n')}`,
-        )
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
-
-  /** SIGTERM; resolves with the exit code. */
-  async stop(): Promise<number | null> {
-    this.child.kill('SIGTERM')
-    return this.exited
-  }
-
-  async kill9(): Promise<void> {
-    this.child.kill('SIGKILL')
-    await this.exited
-  }
-}
-
-/** The grants of the last report line: [{grant, prefix, used}]. */
-const reported = (l: Line) =>
-  l['grants'] as { grant: string | null; prefix: string; used: number }[]
-
-interface Target {
-  url: string
-  token: string
-}
-
-/** A domain, a block, a pool with a fast policy loop, device bng-1; returns its token. */
-async function setUp(s: Target): Promise<string> {
-  const ok = async (p: Promise<{ status: number; body: unknown }>) => {
-    const r = await p
-    assert.ok(r.status < 300, JSON.stringify(r.body))
-    return r.body as Record<string, unknown>
-  }
-  await ok(api(s, 'POST', '/api/v1/domains', { name: 'net' }))
-  await ok(api(s, 'POST', '/api/v1/blocks', { domain: 'net', space: '100.64.0.0/16' }))
-  await ok(
-    api(s, 'POST', '/api/v1/pools', {
-      name: 'bng',
-      domain: 'net',
-      kind: 'subscriber',
-      space: ['100.64.0.0/20'],
-      policy: {
-        unit: { min: 24, default: 28, max: 28 },
-        quarantine: 0,
-        reportInterval: 1,
-        holdDown: 1,
-        leadTime: 0,
-        highWatermark: 0.8,
-        lowWatermark: 0.2,
-        minUnits: 1,
-      },
-    }),
-  )
-  await ok(api(s, 'POST', '/api/v1/devices', { name: 'bng-1' }))
-  const tok = await ok(
-    api(s, 'POST', '/api/v1/tokens', { name: 'bng-1-agent', role: 'device', device: 'bng-1' }),
-  )
-  return tok['secret'] as string
-}
-
-/** The device's grants as the coordinator has them. */
-async function grantsOf(s: Target): Promise<{ id: string; prefix: string; state: string }[]> {
-  const r = await api(s, 'GET', '/api/v1/grants?device=bng-1&limit=1000')
-  return (r.body as { items: { id: string; prefix: string; state: string }[] }).items
-}
-
-const live = <G extends { state: string }>(gs: readonly G[]): G[] =>
-  gs.filter((g) => g.state === 'active' || g.state === 'draining')
-
-async function freePort(): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const port = (srv.address() as { port: number }).port
-  await new Promise((resolve) => srv.close(resolve))
-  return port
-}
-
-/** `casm serve` on a fixed port, so that an agent finds it again after a restart. */
-async function serveOn(
-  port: number,
-  dataDir: string,
-): Promise<{ url: string; token: string; kill9: () => Promise<void>; stop: () => Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--data',
-      dataDir,
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATABASE_URL: '' } },
-  )
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const deadline = Date.now() + 30_000
-  while (!out.includes('serving on')) {
-    assert.ok(Date.now() < deadline, `casm serve did not start:\n${out}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),
-    kill9: async () => {
-      child.kill('SIGKILL')
-      await exited
-    },
-    stop: async () => {
-      child.kill('SIGTERM')
-      await exited
-    },
-  }
-}
 
 describe('casm agent against casm serve', { concurrency: true }, () => {
   const dirs: string[] = []
@@ -270,6 +96,8 @@ describe('casm agent against casm serve', { concurrency: true }, () => {
       )
       assert.equal(agent.of('refused').length, 0, JSON.stringify(agent.of('refused')))
       assert.equal(await agent.stop(), 0)
+      const checked = await checkInvariants(s, { 'bng-1': [agent] })
+      assert.ok(checked.releases >= 2, JSON.stringify(checked))
     } finally {
       await agent?.kill9()
       await s.stop()
@@ -317,6 +145,7 @@ describe('casm agent against casm serve', { concurrency: true }, () => {
       assert.deepEqual(body.agent?.planes, ['up1', 'up2'])
       assert.equal(body.agent.backend, 'sim')
       assert.equal(await agent.stop(), 0)
+      await checkInvariants(s, { 'bng-1': [agent] })
     } finally {
       await agent?.kill9()
       await s.stop()
@@ -330,9 +159,15 @@ describe('casm agent against casm serve', { concurrency: true }, () => {
     const port = new URL(s.url).port
     const args = ['--sim-subscribers', '8', '--sim-session', '20', '--speed', '10']
     let agent: AgentProcess | undefined
+    const runs: AgentProcess[] = []
+    const run = (token: string): AgentProcess => {
+      agent = new AgentProcess(s.url, token, state, args)
+      runs.push(agent)
+      return agent
+    }
     try {
       const token = await setUp(s)
-      agent = new AgentProcess(s.url, token, state, args)
+      agent = run(token)
       const install = await agent.until('install', (l) => l.action === 'install')
       const grant = install['grant'] as string
       await agent.until('a report with users', (l) =>
@@ -343,7 +178,7 @@ describe('casm agent against casm serve', { concurrency: true }, () => {
       assert.equal(await agent.stop(), 0)
       const drained = await api(s, 'POST', `/api/v1/grants/${grant}/drain`, { reason: 'e2e' })
       assert.equal(drained.status, 200, JSON.stringify(drained.body))
-      agent = new AgentProcess(s.url, token, state, args)
+      agent = run(token)
       const start = await agent.until('start', (l) => l.action === 'start')
       assert.equal(start['resumed'], true)
       const hello = await agent.until('hello', (l) => l.action === 'hello')
@@ -382,7 +217,7 @@ describe('casm agent against casm serve', { concurrency: true }, () => {
         .map((g) => g.id)
         .sort()
       await agent.kill9()
-      agent = new AgentProcess(s.url, token, state, args)
+      agent = run(token)
       const resumed = await agent.until('start', (l) => l.action === 'start')
       assert.equal(resumed['resumed'], true)
       const sync = await agent.until('sync', (l) => l.action === 'sync')
@@ -396,6 +231,8 @@ describe('casm agent against casm serve', { concurrency: true }, () => {
       )
       assert.equal(agent.of('refused').length, 0, JSON.stringify(agent.of('refused')))
       assert.equal(await agent.stop(), 0)
+      const checked = await checkInvariants(s, { 'bng-1': runs })
+      assert.ok(checked.releases >= 1, JSON.stringify(checked))
     } finally {
       await agent?.kill9()
       await s.stop()

@@ -693,16 +693,19 @@ export class Agent {
     }
 
     const confirmed: string[] = []
+    const liveNow = new Set(this.state.grants.map((g) => g.prefix))
     for (const r of [...this.state.releasing]) {
       const h = heldBy.get(r.prefix)
-      if (h !== undefined) {
+      // Released and granted again (same prefix, new grant, maybe in one decision): the new grant
+      // keeps it; removing it would cut its users.
+      if (h !== undefined && !liveNow.has(r.prefix)) {
         const ok = await step('remove', () =>
           backend.remove({ grant: r.grant, prefix: r.prefix, state: h.state }),
         )
         if (!ok) continue
         log.info('remove', { grant: r.grant, prefix: r.prefix, why: 'released' })
       }
-      heldBy.delete(r.prefix)
+      if (!liveNow.has(r.prefix)) heldBy.delete(r.prefix)
       this.state.releasing = this.state.releasing.filter((x) => x.grant !== r.grant)
       confirmed.push(r.grant)
     }
@@ -770,7 +773,11 @@ export class Agent {
   private async report(trigger: string): Promise<void> {
     if (this.state.device === null) return
     let usage
+    let served: Map<string, HeldGrant['state']>
     try {
+      // What the device serves each grant as goes with its usage: the coordinator releases a
+      // draining grant only on a report that shows the drain applied.
+      served = new Map((await this.o.backend.holds()).map((h) => [h.prefix, h.state]))
       usage = await this.o.backend.usage()
     } catch (e) {
       this.backendFailed('usage', e)
@@ -790,6 +797,7 @@ export class Agent {
         ...(u.average === undefined ? {} : { average: u.average }),
         ...(u.ports === undefined ? {} : { ports: u.ports }),
         ...(u.plane === undefined ? {} : { plane: u.plane }),
+        ...servedAs(served.get(u.prefix)),
       })
     }
     const interval = this.state.reportInterval ?? 60
@@ -933,4 +941,9 @@ function backendGrant(g: AgentGrant): BackendGrant {
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e)
+}
+
+/** The `state` field of a report entry: what the device serves the grant as, when known. */
+function servedAs(state: HeldGrant['state'] | undefined): { state?: 'active' | 'draining' } {
+  return state === undefined ? {} : { state }
 }

@@ -1032,7 +1032,7 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
           txn: `life-${used}`,
           type: 'status-report',
           window: 10,
-          grants: [{ grant: g.id, used }],
+          grants: [{ grant: g.id, used, state: 'draining' }],
         })
       ok(await report(3))
       assert.equal(ok<GrantOut>(await root.get(`/api/v1/grants/${g.id}`)).state, 'draining')
@@ -2681,6 +2681,7 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
       // there for the users still on the moving grant.
       assert.deepEqual(confirm.decisions, ['grant'])
       const status = ok<{
+        streamEventId: number
         routes: number
         grants: { id: string; state: string }[]
         plan: { kind: string; reason: string }[]
@@ -2695,6 +2696,16 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
       await h.refuse(() => root.get('/api/v1/alerts?limit=0'), 400, 'CASM_ERR_VALIDATION')
       assert.deepEqual(status.grants.map((g) => g.state).sort(), ['active', 'draining'])
       assert.ok(Array.isArray(status.plan))
+      // A report of 0 proves the grant empty only once the device has applied the drain: here it
+      // says so by acknowledging the stream up to the drain (its reports do not carry state).
+      ok(await a.send({ type: 'status-report', window: 10, grants: [{ grant, used: 0 }] }))
+      assert.equal(
+        ok<Page<GrantOut>>(await root.get('/api/v1/grants?device=loop-e-dev&state=active')).items
+          .length,
+        0,
+        'not yet: the drain was not acknowledged',
+      )
+      ok(await a.send({ type: 'ack', upTo: status.streamEventId }))
       ok(await a.send({ type: 'status-report', window: 10, grants: [{ grant, used: 0 }] }))
       const moved = ok<Page<GrantOut>>(
         await root.get('/api/v1/grants?device=loop-e-dev&state=active'),

@@ -706,6 +706,7 @@ const MESSAGES = [
               ),
             ),
             plane: Type.Optional(Name),
+            state: Type.Optional(lit(['active', 'draining'])),
           },
           { additionalProperties: false },
         ),

@@ -120,11 +120,26 @@ class Bench {
     return g
   }
 
-  async report(name: string, usage: Record<string, number>): Promise<string[]> {
+  /**
+   * Reports usage as device `name`. The device serves each grant in the state the coordinator
+   * has for it (it applied every drain it was sent) unless `served` says otherwise (`none`: the
+   * report does not say).
+   */
+  async report(
+    name: string,
+    usage: Record<string, number>,
+    served: 'current' | 'none' | Record<string, 'active' | 'draining'> = 'current',
+  ): Promise<string[]> {
+    const states = new Map((await this.grants(name)).map((g) => [g.id, g.state]))
+    const stateOf = (grant: string): { state?: 'active' | 'draining' } => {
+      if (served === 'none') return {}
+      const st = served === 'current' ? states.get(grant) : served[grant]
+      return st === 'active' || st === 'draining' ? { state: st } : {}
+    }
     const r = await this.send(name, {
       type: 'status-report',
       window: 10,
-      grants: Object.entries(usage).map(([grant, used]) => ({ grant, used })),
+      grants: Object.entries(usage).map(([grant, used]) => ({ grant, used, ...stateOf(grant) })),
     })
     assert.equal(r.type, 'report-confirm')
     return [...r.decisions]
@@ -344,6 +359,32 @@ describe('policy loop', () => {
     b.clock.advance(3_600_000)
     assert.deepEqual(await b.report('d0', { [a.grant]: 0 }), [])
     assert.deepEqual(await b.report('d0', { [a.grant]: 0 }), [])
+  })
+
+  it('a report of 0 made before the device applied the drain releases nothing', async () => {
+    b = await Bench.open('10.1.0.0/24', { holdDown: 0 })
+    const a = await b.request('d0')
+    const c = await b.request('d0')
+    await b.co.run(forceDrain(b.admin, c.grant))
+    // The device has not seen the drain yet: it still serves c as active.
+    assert.deepEqual(
+      await b.report('d0', { [a.grant]: 3, [c.grant]: 0 }, { [c.grant]: 'active' }),
+      [],
+    )
+    // A device that does not say what it serves: its acknowledgement of the drain counts.
+    assert.deepEqual(await b.report('d0', { [a.grant]: 3, [c.grant]: 0 }, 'none'), [])
+    const drain = (await b.stream('d0')).find((e) => e.type === 'drain')
+    assert.ok(drain !== undefined)
+    const seq = (await b.co.reader.getDeviceLoop(b.ids.get('d0') ?? ''))?.streamSeq ?? 0
+    await b.send('d0', { type: 'ack', upTo: seq })
+    assert.deepEqual(await b.report('d0', { [a.grant]: 3, [c.grant]: 0 }, 'none'), ['release'])
+    const e = await b.request('d0')
+    await b.co.run(forceDrain(b.admin, e.grant))
+    // It says it serves the grant as draining: that is enough.
+    assert.deepEqual(
+      await b.report('d0', { [a.grant]: 3, [e.grant]: 0 }, { [e.grant]: 'draining' }),
+      ['release'],
+    )
   })
 
   it('undrains a policy drain when usage climbs back over the high watermark', async () => {

@@ -140,6 +140,7 @@ export function factsOf(v: DeviceView, now: number, policy: PoolPolicy): DeviceF
       pinned: s.pinned,
       expiresAt: g.expiresAt,
       drainCause: s.drainCause,
+      drainApplied: drainApplied(s, v.loop),
       usage:
         s.reportedAt === null
           ? null
@@ -162,6 +163,16 @@ export function factsOf(v: DeviceView, now: number, policy: PoolPolicy): DeviceF
     lastReportAt: v.loop.reportAt,
     families,
   }
+}
+
+/**
+ * Whether the device has shown it applied a grant's drain: its last report says it serves the
+ * grant as draining, or — from a device whose reports do not say — it acknowledged the drain
+ * event (and reported since).
+ */
+export function drainApplied(s: GrantStatusRow, loop: DeviceLoopRow): boolean {
+  if (s.servedState !== null) return s.servedState === 'draining'
+  return s.drainSeq !== null && loop.ackedSeq >= s.drainSeq
 }
 
 /** Addresses (or, for prefix delegation, the smallest units) a grant holds. */
@@ -387,7 +398,9 @@ async function applyVerdict(ctx: WriteContext, v: DeviceView, verdict: Verdict):
           updatedAt: ctx.now,
         }
         await ctx.tx.updateAllocation(after)
-        await ctx.tx.putGrantStatus([{ ...statusFor(v, row), drainCause: null, movingTo: null }])
+        await ctx.tx.putGrantStatus([
+          { ...statusFor(v, row), drainCause: null, movingTo: null, drainSeq: null },
+        ])
         await pushMessage(ctx, row.tenantId, v.device.id, {
           type: 'undrain',
           grant: row.id,
@@ -416,9 +429,9 @@ async function applyVerdict(ctx: WriteContext, v: DeviceView, verdict: Verdict):
       }
       case 'release': {
         const row = rowOf(d.grant)
-        // The engine releases only grants reported empty; check again on the stored report.
+        // The engine releases only grants reported empty after the drain; check again.
         const s = row === undefined ? undefined : statusFor(v, row)
-        if (row?.state !== 'draining' || s?.used !== 0) break
+        if (row?.state !== 'draining' || s?.used !== 0 || !drainApplied(s, v.loop)) break
         await releaseDrained(ctx, v, row, d)
         applied.push(d.expire ? 'expire' : 'release')
         break
@@ -694,6 +707,7 @@ async function statusReport(
             },
       plane: u.plane ?? null,
       reportedAt: ctx.now,
+      servedState: u.state ?? null,
     }
     statuses.push(s)
     status.set(row.id, s)

@@ -68,6 +68,8 @@ export function emptyStatus(grantId: string, deviceId: string): GrantStatusRow {
     plane: null,
     reportedAt: null,
     confirmedAt: null,
+    servedState: null,
+    drainSeq: null,
   }
 }
 
@@ -137,12 +139,10 @@ export async function drainGrant(
     expiresAt: drain.cause === 'lifetime' ? null : row.expiresAt,
   }
   await ctx.tx.updateAllocation(after)
-  await ctx.tx.putGrantStatus([
-    { ...status, drainCause: drain.cause, movingTo: drain.movingTo ?? null },
-  ])
+  let drainSeq: number | null = null
   if (row.deviceId !== null) {
     const pool = await ctx.tx.getPool(row.tenantId, row.poolId)
-    await pushMessage(ctx, row.tenantId, row.deviceId, {
+    drainSeq = await pushMessage(ctx, row.tenantId, row.deviceId, {
       type: 'drain',
       grant: row.id,
       prefix: row.prefix,
@@ -151,6 +151,10 @@ export async function drainGrant(
       reason: drain.reason,
     })
   }
+  // The drain counts once the device shows it applied it (docs/protocol.md, "Reclamation").
+  await ctx.tx.putGrantStatus([
+    { ...status, drainCause: drain.cause, movingTo: drain.movingTo ?? null, drainSeq },
+  ])
   ctx.emit({
     tenantId: row.tenantId,
     actor: drain.actor,

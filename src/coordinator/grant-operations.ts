@@ -116,7 +116,7 @@ export function undrain(c: Caller, id: string): WriteOp<GrantDetail> {
     const s = await statusOf(ctx.tx, row)
     const after: AllocationRow = { ...row, state, updatedAt: ctx.now }
     await ctx.tx.updateAllocation(after)
-    const status = { ...s, drainCause: null, movingTo: null }
+    const status = { ...s, drainCause: null, movingTo: null, drainSeq: null }
     await ctx.tx.putGrantStatus([status])
     if (row.deviceId !== null) {
       await pushMessage(ctx, row.tenantId, row.deviceId, {

@@ -153,6 +153,10 @@ export interface GrantStatusRow {
   readonly reportedAt: number | null
   /** When the device confirmed it removed the grant after its release. */
   readonly confirmedAt: number | null
+  /** The state the device said it serves the grant in, in its last report (null: not said). */
+  readonly servedState: 'active' | 'draining' | null
+  /** The stream event id of the drain message, while it drains. */
+  readonly drainSeq: number | null
 }
 
 /** One point of a device's usage history (per family). */

@@ -58,6 +58,11 @@ export interface GrantUsage {
   }
   /** The user plane that carries the grant (CUPS, casm-drafts.md UC-14). */
   readonly plane?: string
+  /**
+   * The state the device serves the grant in when it measured this. A draining grant is released
+   * only on a report that shows the drain applied (this, or an `ack` of the drain event).
+   */
+  readonly state?: 'active' | 'draining'
 }
 
 // ---- device → coordinator ------------------------------------------------------------------

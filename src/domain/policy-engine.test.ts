@@ -29,6 +29,7 @@ function grant(id: string, used: number | null, fields: Partial<GrantFacts> = {}
     pinned: false,
     expiresAt: null,
     drainCause: null,
+    drainApplied: true,
     usage: used === null ? null : { used, peak: used, average: used, at: NOW },
     ...fields,
   }
@@ -110,6 +111,11 @@ describe('policy engine', () => {
       grant('b', used, { state: 'draining', drainCause: 'policy' })
     assert.deepEqual(kinds(facts([grant('a', 1), draining(1)])), [])
     assert.deepEqual(kinds(facts([grant('a', 1), draining(null)])), [], 'no report: kept')
+    assert.deepEqual(
+      kinds(facts([grant('a', 1), { ...draining(0), drainApplied: false }])),
+      [],
+      'a report of 0 made before the device applied the drain proves nothing',
+    )
     const v = decide(facts([grant('a', 1), draining(0)]))
     assert.deepEqual(
       v.decisions.map((x) => x.kind),
@@ -196,6 +202,7 @@ describe('policy engine properties', () => {
     pinned: fc.boolean(),
     cause: fc.constantFrom('policy', 'lifetime', 'operator', 'move'),
     expired: fc.boolean(),
+    applied: fc.boolean(),
   })
   const arbFacts = fc
     .record({
@@ -212,6 +219,7 @@ describe('policy engine properties', () => {
             state: g.state,
             pinned: g.pinned,
             drainCause: g.state === 'draining' ? g.cause : null,
+            drainApplied: g.applied,
             expiresAt: g.expired ? NOW - 1 : null,
           }),
         ),
@@ -228,7 +236,7 @@ describe('policy engine properties', () => {
         for (const d of decide(f).decisions) {
           if (d.kind !== 'release') continue
           const g = f.grants.find((x) => x.id === d.grant)
-          assert.ok(g?.state === 'draining' && g.usage?.used === 0)
+          assert.ok(g?.state === 'draining' && g.usage?.used === 0 && g.drainApplied)
         }
       }),
       { numRuns: 2000 },

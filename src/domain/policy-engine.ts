@@ -14,7 +14,8 @@
  *   used / capacity < low, held for holdDown, more than minUnits grants
  *                                     → drain the least-used unpinned grant (if what remains
  *                                       stays under the high watermark)
- *   a draining grant reported empty   → release it (then quarantine, then free)
+ *   a draining grant reported empty, by a report made after the device applied the drain
+ *                                     → release it (then quarantine, then free)
  *   lifetime over (not pinned)        → drain it; it expires once reported empty
  *   no report for staleAfter          → alert "device silent" (nothing is reclaimed)
  * ```
@@ -40,6 +41,12 @@ export interface GrantFacts {
   readonly expiresAt: number | null
   /** Why it drains, when it does: `policy`, `lifetime`, `operator`, `move`. */
   readonly drainCause: string | null
+  /**
+   * The device has shown that it applied the drain: its last report said it serves the grant as
+   * draining (or, from a device that does not say, it acknowledged the drain event before that
+   * report). Until then a report of 0 in use may predate the drain and prove nothing.
+   */
+  readonly drainApplied: boolean
   /** The last report for the grant, if any. */
   readonly usage: {
     readonly used: number
@@ -157,7 +164,13 @@ export function decide(d: DeviceFacts): Verdict {
 
   for (const g of d.grants) {
     // A draining grant its device reports empty goes back (after quarantine).
-    if (g.state === 'draining' && g.usage !== null && g.usage.used === 0 && g.usage.at > 0) {
+    if (
+      g.state === 'draining' &&
+      g.drainApplied &&
+      g.usage !== null &&
+      g.usage.used === 0 &&
+      g.usage.at > 0
+    ) {
       decisions.push({
         kind: 'release',
         grant: g.id,

@@ -218,7 +218,9 @@ CREATE TABLE grant_status (
   ports ${t.json},
   plane TEXT,
   reported_at ${t.time},
-  confirmed_at ${t.time}
+  confirmed_at ${t.time},
+  served_state TEXT,
+  drain_seq BIGINT
 );
 CREATE INDEX grant_status_device ON grant_status (device_id);
 

@@ -191,6 +191,8 @@ function grantStatusOf(r: SqlRow): GrantStatusRow {
     plane: optStr(r['plane']),
     reportedAt: optNum(r['reported_at']),
     confirmedAt: optNum(r['confirmed_at']),
+    servedState: optStr(r['served_state']) as GrantStatusRow['servedState'],
+    drainSeq: optNum(r['drain_seq']),
   }
 }
 
@@ -702,7 +704,8 @@ class SqlReader implements StoreReader {
     // One statement for both: this runs on every status report.
     const rows = await this.q.all(
       `SELECT a.*, s.grant_id, s.device_id AS s_device_id, s.pinned, s.drain_cause, s.moving_to,
-         s.used, s.peak, s.average, s.ports, s.plane, s.reported_at, s.confirmed_at
+         s.used, s.peak, s.average, s.ports, s.plane, s.reported_at, s.confirmed_at,
+         s.served_state, s.drain_seq
        FROM allocation a LEFT JOIN grant_status s ON s.grant_id = a.id
        WHERE a.device_id = ? AND a.live ORDER BY a.id`,
       [deviceId],
@@ -1180,12 +1183,13 @@ class SqlWriteTx extends SqlReader implements WriteTx {
   async putGrantStatus(rows: readonly GrantStatusRow[]): Promise<void> {
     for (const g of rows) {
       await this.q.run(
-        `INSERT INTO grant_status (grant_id, device_id, pinned, drain_cause, moving_to, used, peak, average, ports, plane, reported_at, confirmed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO grant_status (grant_id, device_id, pinned, drain_cause, moving_to, used, peak, average, ports, plane, reported_at, confirmed_at, served_state, drain_seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (grant_id) DO UPDATE SET device_id = excluded.device_id, pinned = excluded.pinned,
            drain_cause = excluded.drain_cause, moving_to = excluded.moving_to, used = excluded.used,
            peak = excluded.peak, average = excluded.average, ports = excluded.ports, plane = excluded.plane,
-           reported_at = excluded.reported_at, confirmed_at = excluded.confirmed_at`,
+           reported_at = excluded.reported_at, confirmed_at = excluded.confirmed_at,
+           served_state = excluded.served_state, drain_seq = excluded.drain_seq`,
         [
           g.grantId,
           g.deviceId,
@@ -1199,6 +1203,8 @@ class SqlWriteTx extends SqlReader implements WriteTx {
           g.plane,
           g.reportedAt,
           g.confirmedAt,
+          g.servedState,
+          g.drainSeq,
         ],
       )
     }

@@ -1051,6 +1051,8 @@ export function runStoreSuite(name: string, open: OpenStore): void {
         plane: 'up-2',
         reportedAt: T0 + 5,
         confirmedAt: null,
+        servedState: 'draining',
+        drainSeq: 7,
       }
       await store.write((tx) => tx.putGrantStatus([s]))
       assert.deepEqual(await store.reader.getGrantStatus(g.id), s)

@@ -14,6 +14,9 @@ import type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from '../sql-driver.js'
 
 type Db = Database.Database
 
+/** Log frames (pages) after which the driver lets the log start over: about 32 MB at 4 KiB. */
+export const WAL_RESET_FRAMES = 8192
+
 /** Options of {@link SqliteDriver}. */
 export interface SqliteDriverOptions {
   /** Database file path. */
@@ -25,8 +28,10 @@ export interface SqliteDriverOptions {
    * because better-sqlite3 waits for it on the main thread.
    */
   readonly synchronous?: 'FULL' | 'NORMAL'
-  /** How often the WAL is checkpointed on a worker thread (default 500 ms). */
+  /** How often the WAL is checkpointed on a worker thread (default 250 ms). */
   readonly checkpointIntervalMs?: number
+  /** Log frames after which writes wait for one checkpoint so the log starts over (default 8192). */
+  readonly walResetFrames?: number
 }
 
 function bind(params: readonly SqlValue[]): unknown[] {
@@ -68,14 +73,15 @@ class Connection implements SqlExecutor {
   }
 }
 
-function open(file: string, synchronous: string, readonly: boolean): Db {
+function open(file: string, synchronous: string, readonly: boolean, resetFrames: number): Db {
   const db = new Database(file, { readonly: false, fileMustExist: readonly })
   db.pragma('journal_mode = WAL')
   db.pragma(`synchronous = ${synchronous}`)
   db.pragma('foreign_keys = ON')
   db.pragma('busy_timeout = 10000')
-  // Checkpoints run on a worker thread (WalCheckpointer); none inside a commit.
-  db.pragma('wal_autocheckpoint = 0')
+  // Checkpoints run on a worker thread (WalCheckpointer), not inside commits; this only bounds the
+  // log should the worker stop.
+  db.pragma(`wal_autocheckpoint = ${4 * resetFrames}`)
   return db
 }
 
@@ -88,12 +94,37 @@ export class SqliteDriver implements SqlDriver {
   readonly #synchronous: string
   readonly #mutex = new AsyncMutex()
   readonly #checkpointer: WalCheckpointer
+  #resetting = false
+  readonly #resetFrames: number
 
   constructor(options: SqliteDriverOptions) {
     this.#file = options.file
     this.#synchronous = options.synchronous ?? 'NORMAL'
-    this.#writer = new Connection(open(this.#file, this.#synchronous, false))
-    this.#checkpointer = new WalCheckpointer(this.#file, options.checkpointIntervalMs ?? 500)
+    this.#resetFrames = options.walResetFrames ?? WAL_RESET_FRAMES
+    this.#writer = new Connection(open(this.#file, this.#synchronous, false, this.#resetFrames))
+    // A log left large (a crash, a bulk load) slows every read until it starts over: copy it
+    // back now, before anything else uses the file.
+    this.#writer.db.pragma('wal_checkpoint(TRUNCATE)')
+    this.#checkpointer = new WalCheckpointer(
+      this.#file,
+      options.checkpointIntervalMs ?? 250,
+      (s) => {
+        if (s.log >= this.#resetFrames && !this.#resetting) this.#resetLog()
+      },
+    )
+  }
+
+  /**
+   * Holds writes for one checkpoint, so that it copies the whole log and the next write starts
+   * the log over. Reads and everything else go on meanwhile.
+   */
+  #resetLog(): void {
+    this.#resetting = true
+    void this.#mutex
+      .run(() => this.#checkpointer.now())
+      .finally(() => {
+        this.#resetting = false
+      })
   }
 
   /** What the WAL checkpointer has done (for tests and metrics). */
@@ -103,7 +134,7 @@ export class SqliteDriver implements SqlDriver {
 
   /** The reader opens lazily: after migrations created the file's tables. */
   #read(): Connection {
-    this.#reader ??= new Connection(open(this.#file, this.#synchronous, true))
+    this.#reader ??= new Connection(open(this.#file, this.#synchronous, true, this.#resetFrames))
     return this.#reader
   }
 
