@@ -9,10 +9,8 @@
  * applied the drain, and a release replayed after a sync removing the prefix granted anew.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { allPages, checkInvariants } from '../../test/support/agent-invariants.js'
 import {
   AgentProcess,
@@ -27,6 +25,7 @@ import {
   reported,
   serveOn,
   setUp,
+  tempDirs,
 } from '../../test/support/agent-process.js'
 import { api, startServer } from '../../test/support/casm-server.js'
 import { FaultyProxy } from '../../test/support/faulty-proxy.js'
@@ -72,15 +71,7 @@ async function converged(s: Target, agent: AgentProcess, device = 'bng-1'): Prom
 }
 
 describe('casm agent against casm serve, with faults', { concurrency: true }, () => {
-  const dirs: string[] = []
-  const temp = (): string => {
-    const d = mkdtempSync(join(tmpdir(), 'casm-agent-faults-'))
-    dirs.push(d)
-    return d
-  }
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true })
-  })
+  const temp = tempDirs('casm-agent-faults-')
 
   it('loses and duplicates messages: the agent resends, each txn is answered once, the state converges', async () => {
     const dir = temp()

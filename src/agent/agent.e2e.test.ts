@@ -7,10 +7,8 @@
  * last unit are in agent-faults.e2e.test.ts.
  */
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { checkInvariants } from '../../test/support/agent-invariants.js'
 import {
   AgentProcess,
@@ -20,19 +18,12 @@ import {
   reported,
   serveOn,
   setUp,
+  tempDirs,
 } from '../../test/support/agent-process.js'
 import { api, startServer } from '../../test/support/casm-server.js'
 
 describe('casm agent against casm serve', { concurrency: true }, () => {
-  const dirs: string[] = []
-  const temp = (): string => {
-    const d = mkdtempSync(join(tmpdir(), 'casm-agent-e2e-'))
-    dirs.push(d)
-    return d
-  }
-  after(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true })
-  })
+  const temp = tempDirs('casm-agent-e2e-')
 
   it('starts with no pool, grows past the high watermark, then shrinks and gives space back', async () => {
     const dir = temp()

@@ -115,7 +115,7 @@ function parsePrefixIn(text: string, family: Family, path: string): Prefix {
 
 function newRow(
   ctx: WriteContext,
-  c: Caller,
+  tenantId: string,
   pool: Pool,
   prefix: Prefix,
   fields: Partial<AllocationRow> & Pick<AllocationRow, 'type'>,
@@ -124,7 +124,7 @@ function newRow(
     id: newId(
       fields.type === 'grant' ? 'grant' : fields.type === 'assignment' ? 'assignment' : 'unit',
     ),
-    tenantId: c.tenantId,
+    tenantId,
     domainId: pool.domainId,
     poolId: pool.id,
     family: pool.family,
@@ -263,30 +263,11 @@ export async function grantUnit(
     prefix = take(ctx, a, () => a.allocate(length, { strategy, near }))
   }
   ctx.unitsChanged(pool.id)
-  const row: AllocationRow = {
-    id: newId('grant'),
-    tenantId: device.tenantId,
-    domainId: pool.domainId,
-    poolId: pool.id,
+  const row = newRow(ctx, device.tenantId, pool, prefix, {
     type: 'grant',
-    family: pool.family,
-    prefix: prefix.toString(),
-    first: prefix.first,
-    last: prefix.last,
-    length: prefix.length,
-    state: 'active',
     deviceId: device.id,
-    reservationId: null,
-    requestor: null,
-    hostname: '',
-    description: '',
-    createdAt: ctx.now,
-    updatedAt: ctx.now,
     expiresAt: pool.policy.lifetime > 0 ? ctx.now + pool.policy.lifetime * 1000 : null,
-    releasedAt: null,
-    quarantineUntil: null,
-    changedVersion: ctx.versionFor(pool.id),
-  }
+  })
   await ctx.tx.insertAllocations([row])
   ctx.emit({
     tenantId: device.tenantId,
@@ -490,7 +471,7 @@ export function createAssignment(c: Caller, input: AssignmentInput): WriteOp<Ass
         throw e
       }
       ctx.unitsChanged(pool.id)
-      const row = newRow(ctx, c, pool, prefix, {
+      const row = newRow(ctx, c.tenantId, pool, prefix, {
         type: 'assignment',
         requestor,
         hostname: input.hostname ?? '',
@@ -657,7 +638,7 @@ export function createReservation(
     await ctx.tx.insertReservation(reservation)
     await ctx.tx.insertAllocations(
       prefixes.map((p) =>
-        newRow(ctx, c, pool, p, {
+        newRow(ctx, c.tenantId, pool, p, {
           type: kind === 'reserved' ? 'reservation' : 'exclusion',
           reservationId: reservation.id,
           description: reservation.description,

@@ -8,9 +8,11 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { after } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { api } from './casm-server.js'
 
@@ -274,5 +276,21 @@ export async function serveOn(port: number, dataDir: string): Promise<FixedPortS
       child.kill('SIGTERM')
       await exited
     },
+  }
+}
+
+/**
+ * A maker of temporary directories under `prefix`, all removed after the enclosing suite (call
+ * it inside a `describe`).
+ */
+export function tempDirs(prefix: string): () => string {
+  const dirs: string[] = []
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  })
+  return () => {
+    const d = mkdtempSync(join(tmpdir(), prefix))
+    dirs.push(d)
+    return d
   }
 }
