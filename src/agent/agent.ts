@@ -34,6 +34,7 @@ import { CasmError } from '../errors/casm-error.js'
 import { type Family, Prefix } from '../ip/index.js'
 import type { AgentLogger } from './agent-logger.js'
 import type { Backend, BackendGrant, HeldGrant } from './backends/backend.js'
+import { type LeaseArchiveClient, LeaseSync, supportsLeases } from './lease-sync.js'
 import { Backoff, type BackoffOptions, sleep } from './backoff.js'
 import {
   type CoordinatorClient,
@@ -90,6 +91,15 @@ export interface AgentOptions {
   readonly ackDelayMs?: number
   /** Wait before asking again after a pool-request got nothing, ms (default: reportInterval). */
   readonly poolRequestRetryMs?: number
+  /**
+   * Lease replay (backends that serve DHCP): upload the leases every `intervalMs` and, with
+   * `replay: 'auto'`, give them back to a server that lost them. Off when absent.
+   */
+  readonly leases?: {
+    readonly client: LeaseArchiveClient
+    readonly intervalMs: number
+    readonly replay: 'auto' | 'never'
+  }
 }
 
 /**
@@ -176,6 +186,9 @@ export class Agent {
       if (e.message.type === 'renew') for (const g of e.message.grants) this.renewing.add(g)
     await backend.start()
     this.running = true
+    const leaseSync = this.leaseSync()
+    // Before anything else: a rebuilt server gets its subscribers' leases back at once.
+    await leaseSync?.replayIfNeeded('start', this.stopping.signal)
     log.info('start', {
       coordinator: this.o.client.url,
       backend: backend.name,
@@ -188,6 +201,22 @@ export class Agent {
     })
     await this.serial(() => this.ensureHello('start', true))
     this.loops = [this.senderLoop(), this.streamLoop(), this.tickLoop()]
+    if (leaseSync !== undefined) this.loops.push(leaseSync.run(this.stopping.signal))
+  }
+
+  private leaseSync(): LeaseSync | undefined {
+    const o = this.o.leases
+    if (o === undefined || !supportsLeases(this.o.backend)) return undefined
+    return new LeaseSync({
+      backend: this.o.backend,
+      client: o.client,
+      log: this.o.log,
+      serial: (fn) => this.serial(fn),
+      heldGrants: () => this.state.grants.map((g) => g.grant),
+      intervalMs: o.intervalMs,
+      replay: o.replay,
+      clock: this.clock,
+    })
   }
 
   /** Stops the loops, saves the state and stops the backend. Safe to call more than once. */

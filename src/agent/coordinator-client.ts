@@ -12,12 +12,15 @@
 
 import { CASM_ERRORS, CasmError, type CasmErrorCode } from '../errors/casm-error.js'
 import type { CoordinatorMessage, DeviceMessage, StreamMessage } from '../domain/device-protocol.js'
+import type { LeaseUpload, StoredLease } from '../domain/device-lease.js'
 import { SseParser } from './sse-parser.js'
 
 /** Path of the device → coordinator endpoint. */
 export const MESSAGES_PATH = '/api/v1/agent/messages'
 /** Path of the coordinator → device event stream. */
 export const STREAM_PATH = '/api/v1/agent/stream'
+/** Path of lease replay: `PUT` stores the leases of grants, `GET` reads them back. */
+export const LEASES_PATH = '/api/v1/agent/leases'
 
 const STREAM_TYPES: ReadonlySet<string> = new Set<StreamMessage['type']>([
   'pool-reply',
@@ -37,8 +40,32 @@ export interface CoordinatorClientOptions {
   readonly requestTimeoutMs?: number
   /** Longest silence on an open stream before it counts as dead (default 45 s: 3 keep-alives). */
   readonly idleTimeoutMs?: number
+  /** Longest wait for a lease upload or one page of leases (default 60 s). */
+  readonly leaseTimeoutMs?: number
   /** The fetch to use (default the global one). */
   readonly fetch?: typeof fetch
+}
+
+/** The answer to {@link CoordinatorClient.uploadLeases}: leases now stored, per grant. */
+export interface LeaseUploadAnswer {
+  readonly grants: readonly { readonly grant: string; readonly stored: number }[]
+  readonly stored: number
+}
+
+/** What {@link CoordinatorClient.fetchLeases} reads. */
+export interface LeaseFetchQuery {
+  /** Only leases of this grant, or of these (default: of every live grant of the device). */
+  readonly grant?: string | readonly string[]
+  /** Ended leases too. */
+  readonly includeExpired?: boolean
+  /** Leases per request (default the coordinator's, 10,000). */
+  readonly pageSize?: number
+}
+
+/** A stored lease as read back, with when it ends and when it was stored (RFC 3339). */
+export interface FetchedLease extends StoredLease {
+  readonly expiresAt: string
+  readonly storedAt: string
 }
 
 /** What {@link CoordinatorClient.stream} yields. */
@@ -70,6 +97,7 @@ export class CoordinatorClient {
   private readonly token: string
   private readonly requestTimeoutMs: number
   private readonly idleTimeoutMs: number
+  private readonly leaseTimeoutMs: number
   private readonly fetch: typeof fetch
 
   constructor(options: CoordinatorClientOptions) {
@@ -77,6 +105,7 @@ export class CoordinatorClient {
     this.token = options.token
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000
     this.idleTimeoutMs = options.idleTimeoutMs ?? 45_000
+    this.leaseTimeoutMs = options.leaseTimeoutMs ?? 60_000
     this.fetch = options.fetch ?? globalThis.fetch
   }
 
@@ -93,42 +122,130 @@ export class CoordinatorClient {
    *   coordinator's code (or `CASM_ERR_UNAVAILABLE`) for a 5xx.
    */
   async send(message: DeviceMessage, signal?: AbortSignal): Promise<CoordinatorMessage> {
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs)
+    const { status, text, value } = await this.request(
+      'POST',
+      MESSAGES_PATH,
+      message,
+      this.requestTimeoutMs,
+      signal,
+    )
+    if (!isObject(value) || typeof value['type'] !== 'string')
+      throw garbage(
+        this.base,
+        `${message.type} with something that is not a protocol message`,
+        status,
+        text,
+      )
+    return value as unknown as CoordinatorMessage
+  }
+
+  /**
+   * Stores lease snapshots (lease replay, docs/protocol.md): each grant's leases replace the
+   * ones the coordinator kept for it (an empty list leaves none). Nothing is stored when the
+   * coordinator refuses any lease.
+   *
+   * @throws CasmError as {@link CoordinatorClient.send}.
+   */
+  async uploadLeases(body: LeaseUpload, signal?: AbortSignal): Promise<LeaseUploadAnswer> {
+    const { status, text, value } = await this.request(
+      'PUT',
+      LEASES_PATH,
+      body,
+      this.leaseTimeoutMs,
+      signal,
+    )
+    if (!isObject(value) || typeof value['stored'] !== 'number' || !Array.isArray(value['grants']))
+      throw garbage(
+        this.base,
+        'the lease upload with something that is not its answer',
+        status,
+        text,
+      )
+    return value as unknown as LeaseUploadAnswer
+  }
+
+  /**
+   * Reads back the stored leases of the device's live grants (to replay them into a replacement
+   * DHCP server), every page of them, in (grant, address) order.
+   *
+   * @throws CasmError as {@link CoordinatorClient.send}; `CASM_ERR_NOT_FOUND` for a grant that
+   *   is not the device's.
+   */
+  async fetchLeases(
+    query: LeaseFetchQuery = {},
+    signal?: AbortSignal,
+  ): Promise<{ leases: FetchedLease[] }> {
+    const grants = typeof query.grant === 'string' ? [query.grant] : query.grant
+    const out: FetchedLease[] = []
+    if (grants?.length === 0) return { leases: out }
+    let after: string | null = null
+    do {
+      const params = new URLSearchParams()
+      for (const g of grants ?? []) params.append('grant', g)
+      if (query.includeExpired === true) params.set('includeExpired', 'true')
+      if (query.pageSize !== undefined) params.set('limit', String(query.pageSize))
+      if (after !== null) params.set('after', after)
+      const qs = params.toString()
+      const path = qs === '' ? LEASES_PATH : `${LEASES_PATH}?${qs}`
+      const { status, text, value } = await this.request(
+        'GET',
+        path,
+        undefined,
+        this.leaseTimeoutMs,
+        signal,
+      )
+      const next = isObject(value) ? value['next'] : undefined
+      if (
+        !isObject(value) ||
+        !Array.isArray(value['items']) ||
+        !(next === null || (typeof next === 'string' && next !== after))
+      )
+        throw garbage(
+          this.base,
+          `${path} with something that is not a page of leases`,
+          status,
+          text,
+        )
+      out.push(...(value['items'] as FetchedLease[]))
+      after = next
+    } while (after !== null)
+    return { leases: out }
+  }
+
+  /** One JSON request with the token; a refusal (4xx, 5xx) is thrown as its CasmError. */
+  private async request(
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<{ status: number; text: string; value: unknown }> {
+    const timeout = AbortSignal.timeout(timeoutMs)
     let res: Response
     let text: string
     try {
-      res = await this.fetch(`${this.base}${MESSAGES_PATH}`, {
-        method: 'POST',
+      res = await this.fetch(`${this.base}${path}`, {
+        method,
         headers: {
           authorization: `Bearer ${this.token}`,
-          'content-type': 'application/json',
           accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
-        body: JSON.stringify(message),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       })
       text = await res.text()
     } catch (e) {
-      throw unreachable(this.base, e, timeout.aborted ? this.requestTimeoutMs : undefined)
+      throw unreachable(this.base, e, timeout.aborted ? timeoutMs : undefined)
     }
     if (!res.ok) throw refusal(res.status, text)
-    let answer: unknown
+    let value: unknown
     try {
-      answer = JSON.parse(text)
+      value = JSON.parse(text)
     } catch {
-      answer = undefined
+      value = undefined
     }
-    if (
-      typeof answer !== 'object' ||
-      answer === null ||
-      typeof (answer as { type?: unknown }).type !== 'string'
-    )
-      throw new CasmError(
-        'CASM_ERR_UNAVAILABLE',
-        `${this.base} answered ${message.type} with something that is not a protocol message: ${text.slice(0, 200)}`,
-        { status: res.status, retry: true },
-      )
-    return answer as CoordinatorMessage
+    return { status: res.status, text, value }
   }
 
   /**
@@ -264,6 +381,17 @@ function toEvent(id: string | undefined, event: string, data: string): StreamIte
       problem: `unknown message type ${JSON.stringify(type)}`,
     }
   return { kind: 'event', id: n, event, message: message as StreamMessage }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** The coordinator answered something that is not the answer asked for: worth a retry. */
+function garbage(base: string, what: string, status: number, text: string): CasmError {
+  return new CasmError('CASM_ERR_UNAVAILABLE', `${base} answered ${what}: ${text.slice(0, 200)}`, {
+    status,
+    retry: true,
+  })
 }
 
 function unreachable(base: string, e: unknown, timedOutAfterMs: number | undefined): CasmError {

@@ -81,6 +81,16 @@ export function createMetrics(coordinator: Coordinator): Metrics {
     labelNames: ['kind'],
     registers: [registry],
   })
+  const leaseUploads = new Gauge({
+    name: 'casm_lease_uploads_total',
+    help: 'Lease uploads stored (lease replay; they write no event)',
+    registers: [registry],
+  })
+  const leaseUploadLeases = new Gauge({
+    name: 'casm_lease_upload_leases_total',
+    help: 'Leases carried by the lease uploads stored',
+    registers: [registry],
+  })
   const streams = new Gauge({
     name: 'casm_agent_streams',
     help: 'Device streams open on this coordinator',
@@ -129,6 +139,8 @@ export function createMetrics(coordinator: Coordinator): Metrics {
       for (const a of await coordinator.reader.listAlerts(undefined, true, 100_000))
         open.set(a.kind, (open.get(a.kind) ?? 0) + 1)
       for (const [kind, n] of open) alerts.set({ kind }, n)
+      leaseUploads.set(coordinator.leaseStats.uploads)
+      leaseUploadLeases.set(coordinator.leaseStats.leases)
       streams.set(coordinator.streams.size)
       return registry.metrics()
     },

@@ -7,6 +7,9 @@
  */
 
 import { Type, type Static, type TSchema } from 'typebox'
+import { MAX_LEASE_PAGE } from '../coordinator/lease-archive.js'
+import { MAX_GRANTS_PER_MESSAGE } from '../domain/device-protocol.js'
+import { MAX_CLTT, MAX_LEASE_LIFETIME, MAX_LEASES_PER_UPLOAD } from '../domain/device-lease.js'
 
 const lit = (values: readonly string[], options: Record<string, unknown> = {}): TSchema =>
   Type.Union(
@@ -740,3 +743,129 @@ export const CoordinatorMessage = Type.Object(
   },
 )
 export type DeviceMessageBody = Static<(typeof MESSAGES)[number]>
+
+// ---- lease replay (docs/protocol.md, "Lease replay") -----------------------------------------
+
+const HexBytes = (maxLength: number, example: string) =>
+  Type.String({
+    minLength: 2,
+    maxLength,
+    pattern: '^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2})*$',
+    description: 'Bytes in hex, as Kea writes them (`1a:1b:1c:1d:1e:1f`).',
+    examples: [example],
+  })
+const U32 = Type.Integer({ minimum: 0, maximum: 0xffff_ffff })
+const LEASE_FIELDS = {
+  kind: lit(['v4', 'na', 'pd'], {
+    description: '`v4` DHCPv4, `na` a DHCPv6 address, `pd` a delegated prefix.',
+  }),
+  address: Type.String({
+    minLength: 2,
+    maxLength: 64,
+    description:
+      'Kea `ip-address`; for `pd` the prefix (`2001:db8:1:100::/56`) or its first address with `prefixLength`.',
+    examples: ['100.64.8.17'],
+  }),
+  prefixLength: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 128, description: 'Kea `prefix-len` (`pd`).' }),
+  ),
+  hwAddress: Type.Optional(HexBytes(64, '1a:1b:1c:1d:1e:1f')),
+  clientId: Type.Optional(HexBytes(800, '01:1a:1b:1c:1d:1e:1f')),
+  duid: Type.Optional(HexBytes(400, '00:03:00:01:1a:1b:1c:1d:1e:1f')),
+  iaid: Type.Optional(U32),
+  validLifetime: Type.Integer({
+    minimum: 0,
+    maximum: MAX_LEASE_LIFETIME,
+    description: 'Kea `valid-lft`, seconds.',
+  }),
+  preferredLifetime: Type.Optional(U32),
+  cltt: Type.Integer({
+    minimum: 0,
+    maximum: MAX_CLTT,
+    description: 'Kea `cltt`: last renewal, epoch seconds.',
+  }),
+  hostname: Type.Optional(Type.String({ maxLength: 255 })),
+  subnetId: Type.Optional(U32),
+  state: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })),
+  userContext: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+}
+const LEASE_EXAMPLE = {
+  kind: 'v4',
+  address: '100.64.8.17',
+  hwAddress: '1a:1b:1c:1d:1e:1f',
+  validLifetime: 3600,
+  cltt: 1_795_003_200,
+  hostname: 'cpe-17',
+  subnetId: 1,
+}
+export const LeaseUpload = Type.Object(
+  {
+    grants: Type.Array(
+      Type.Object(
+        {
+          grant: Id,
+          leases: Type.Array(Type.Object(LEASE_FIELDS, { additionalProperties: false }), {
+            maxItems: MAX_LEASES_PER_UPLOAD,
+          }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: MAX_GRANTS_PER_MESSAGE },
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: `Snapshots: each grant's leases replace the ones stored for it. At most ${MAX_LEASES_PER_UPLOAD} leases in all.`,
+    examples: [
+      {
+        grants: [
+          { grant: 'gr_0mwws3gu6000tas6va2w', leases: [LEASE_EXAMPLE] },
+          {
+            grant: 'gr_0mwws3gu6001b2c3d4e5',
+            leases: [
+              {
+                kind: 'pd',
+                address: '2001:db8:1:100::/56',
+                duid: '00:03:00:01:1a:1b:1c:1d:1e:1f',
+                iaid: 1,
+                validLifetime: 7200,
+                preferredLifetime: 3600,
+                cltt: 1_795_003_200,
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  },
+)
+export const LeaseUploadResult = Type.Object({
+  grants: Type.Array(Type.Object({ grant: Id, stored: Type.Integer() })),
+  stored: Type.Integer({ description: 'Leases stored in all.' }),
+})
+export const Lease = Type.Object(
+  {
+    grant: Id,
+    ...LEASE_FIELDS,
+    expiresAt: Time,
+    storedAt: Time,
+  },
+  { examples: [{ grant: 'gr_0mwws3gu6000tas6va2w', ...LEASE_EXAMPLE }] },
+)
+export const LeaseQuery = Type.Object(
+  {
+    grant: Type.Optional(
+      Type.Union([Id, Type.Array(Id, { maxItems: MAX_GRANTS_PER_MESSAGE })], {
+        description: 'Only leases of this grant (repeat for several).',
+      }),
+    ),
+    includeExpired: Type.Optional(
+      Type.Boolean({ description: 'Ended leases too (left out by default).' }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LEASE_PAGE })),
+    after: Type.Optional(
+      Type.String({ maxLength: 200, description: 'The `next` cursor of the previous page.' }),
+    ),
+  },
+  { additionalProperties: false },
+)

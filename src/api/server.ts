@@ -18,6 +18,7 @@ import { errorBody, toCasmError } from './http.js'
 import { createMetrics } from './metrics.js'
 import { allocationRoutes } from './routes/allocation-routes.js'
 import { inventoryRoutes } from './routes/inventory-routes.js'
+import { leaseRoutes } from './routes/lease-routes.js'
 import { loopRoutes } from './routes/loop-routes.js'
 import { tenancyRoutes } from './routes/tenancy-routes.js'
 import { ErrorBody } from './schemas.js'
@@ -210,6 +211,7 @@ export async function buildServer(
   inventoryRoutes(app)
   allocationRoutes(app)
   loopRoutes(app)
+  leaseRoutes(app)
   tenancyRoutes(app)
   return app
 }

@@ -7,6 +7,7 @@
 
 import type { BlockView } from '../coordinator/inventory.js'
 import type { DeviceLoopStatus, GrantDetail } from '../coordinator/grant-operations.js'
+import type { LeaseRecord } from '../coordinator/lease-archive.js'
 import type { AlertRow } from '../coordinator/store.js'
 import type {
   Assignment,
@@ -177,4 +178,10 @@ export const loopStatusOut = (s: DeviceLoopStatus) => ({
   policy: s.policy,
   plan: s.plan,
   alerts: s.alerts.map(alertOut),
+})
+
+export const leaseOut = (r: LeaseRecord) => ({
+  ...r.lease,
+  expiresAt: iso(r.expiresAt),
+  storedAt: iso(r.storedAt),
 })

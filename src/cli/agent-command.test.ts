@@ -10,6 +10,7 @@ import { throwsCode } from '../../test/support/throws-code.js'
 import { MultiPlaneBackend } from '../agent/backends/multi-plane-backend.js'
 import { SimBackend } from '../agent/backends/sim-backend.js'
 import { type AgentCommandInput, buildBackend, parseAgentOptions } from './agent-command.js'
+import type { CasmError } from '../errors/casm-error.js'
 import { EXIT } from './exit-codes.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -26,12 +27,50 @@ const input = (extra: Partial<AgentCommandInput> = {}): AgentCommandInput => ({
   simRetry: '30',
   simSeed: '1',
   speed: '1',
+  keaV6: 'pd',
+  keaDelegatedLength: '56',
+  keaSharedNetwork: 'casm',
+  keaOwner: 'casm',
+  keaSubnetIdBase: '1000000',
+  leaseUpload: '60',
+  leaseReplay: 'auto',
   requestTimeout: '10',
   tick: '1',
   ...extra,
 })
 
 describe('casm agent options', () => {
+  it('builds a kea backend from sockets or the Control Agent, and checks its options', () => {
+    const o = parseAgentOptions(
+      input({ backend: 'kea', keaSocket4: '/run/kea4.sock', keaSocket6: '/run/kea6.sock', keaRelay4: '192.0.2.1, 192.0.2.2' }),
+    )
+    assert.deepEqual(o.kea.dhcp4, { socket: '/run/kea4.sock' })
+    assert.deepEqual(o.kea.relay4, ['192.0.2.1', '192.0.2.2'])
+    assert.equal(buildBackend(o).name, 'kea')
+    const http = parseAgentOptions(
+      input({ backend: 'kea', keaHttp: 'http://127.0.0.1:8000/', keaService: 'dhcp6' }),
+    )
+    assert.deepEqual(http.kea.dhcp6, { http: 'http://127.0.0.1:8000/' })
+    assert.equal(http.kea.dhcp4, undefined)
+    for (const [extra, option] of [
+      [{ backend: 'kea' }, '--kea-socket4'],
+      [{ keaSocket4: '/x' }, '--backend'],
+      [{ backend: 'kea', keaHttp: 'http://h/', keaService: 'dhcp5' }, '--kea-service'],
+      [{ backend: 'kea', keaHttp: 'http://h/', keaService: 'dhcp4', keaSocket4: '/x' }, '--kea-http'],
+      [{ backend: 'kea', keaSocket4: '/x', keaV6: 'ta' }, '--kea-v6'],
+      [{ backend: 'kea', keaSocket4: '/x', keaDelegatedLength: '129' }, '--kea-delegated-length'],
+      [{ backend: 'kea', keaSocket4: '/x', keaRelay4: '2001:db8::1' }, '--kea-relay4'],
+      [{ backend: 'kea', keaSocket4: '/x', keaSubnetIdBase: '0' }, '--kea-subnet-id-base'],
+      [{ backend: 'kea', keaSocket4: '/x', leaseUpload: '-1' }, '--lease-upload'],
+      [{ backend: 'kea', keaSocket4: '/x', leaseReplay: 'sometimes' }, '--lease-replay'],
+    ] as const)
+      assert.throws(
+        () => parseAgentOptions(input(extra)),
+        (e: CasmError) => e.code === 'CASM_ERR_VALIDATION' && e.details?.['option'] === option,
+        option,
+      )
+  })
+
   it('builds a sim, an exec or a multi-plane backend', () => {
     const o = parseAgentOptions(input({ simCurve: 'sine,period=600', speed: '60' }))
     assert.deepEqual(o.sim.curve, { kind: 'sine', peak: 100, trough: 0, period: 600, phase: 0 })
@@ -51,7 +90,7 @@ describe('casm agent options', () => {
     bad({ coordinator: 'ftp://x' }, /http:\/\/ or https:\/\//)
     bad({ coordinator: 'not a url' }, /not a URL/)
     bad({ token: '' }, /CASM_TOKEN/)
-    bad({ backend: 'kea' }, /use sim or exec/)
+    bad({ backend: 'dhcpd' }, /use sim, exec or kea/)
     bad({ backend: 'exec' }, /needs --script PATH/)
     bad({ script: 'x.sh' }, /goes with --backend exec/)
     bad({ planes: 'up1,up 2' }, /not a plane name/)

@@ -151,7 +151,8 @@ function newRow(
 /**
  * Moves a grant or assignment row by `event` (`release` or `expire`) through the lifecycle into
  * quarantine or straight back to the pool; returns the changed row. `quarantineSeconds`
- * overrides the pool's (a move hands the space on at once).
+ * overrides the pool's (a move hands the space on at once). A grant's stored leases go with it:
+ * every way a grant leaves its device comes through here.
  */
 export async function endUnit(
   ctx: WriteContext,
@@ -177,6 +178,7 @@ export async function endUnit(
     changedVersion: state === 'free' ? ctx.versionFor(pool.id) : row.changedVersion,
   }
   await ctx.tx.updateAllocation(after)
+  if (row.type === 'grant') await ctx.tx.deleteGrantLeases(row.id)
   return after
 }
 

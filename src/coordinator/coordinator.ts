@@ -65,6 +65,8 @@ export class Coordinator {
     messages: new Map<string, number>(),
     decisions: new Map<string, number>(),
   }
+  /** Lease uploads stored and the leases they carried, for /metrics (uploads write no event). */
+  readonly leaseStats = { uploads: 0, leases: 0 }
   readonly #options: CoordinatorOptions
   #sweeper: NodeJS.Timeout | undefined
   /** Recent authentications, for AUTH_CACHE_MS: a token costs no store query per request. */
@@ -262,6 +264,12 @@ export class Coordinator {
     m.set(messageType, (m.get(messageType) ?? 0) + 1)
     for (const d of decisions)
       this.loopStats.decisions.set(d, (this.loopStats.decisions.get(d) ?? 0) + 1)
+  }
+
+  /** Counts a stored lease upload of `leases` leases, for /metrics. */
+  countLeaseUpload(leases: number): void {
+    this.leaseStats.uploads++
+    this.leaseStats.leases += leases
   }
 
   /** Writer statistics, for /metrics. */

@@ -87,15 +87,21 @@ export interface DeviceView {
   readonly pools: ReadonlyMap<string, Pool>
 }
 
+const isHeld = (u: AllocationRow): boolean =>
+  u.type === 'grant' && (u.state === 'active' || u.state === 'draining')
+
+/** A device with its live grants (active or draining), oldest first. */
+export async function heldGrants(reader: StoreReader, device: Device): Promise<HeldGrants> {
+  return { device, grants: (await reader.deviceUnits(device.id)).filter(isHeld) }
+}
+
 /** Reads what the loop needs about a device. */
 export async function viewDevice(reader: StoreReader, device: Device): Promise<DeviceView> {
   const [loop, rows] = await Promise.all([
     loopOf(reader, device.tenantId, device.id),
     reader.deviceGrants(device.id),
   ])
-  const held = rows.filter(
-    (r) => r.unit.type === 'grant' && (r.unit.state === 'active' || r.unit.state === 'draining'),
-  )
+  const held = rows.filter((r) => isHeld(r.unit))
   const grants = held.map((r) => r.unit)
   const status = new Map(
     held.flatMap((r) => (r.status === null ? [] : [[r.unit.id, r.status] as const])),
@@ -446,25 +452,59 @@ async function applyVerdict(ctx: WriteContext, v: DeviceView, verdict: Verdict):
 
 // ---- the messages ----------------------------------------------------------------------------
 
-async function deviceOf(ctx: WriteContext, c: Caller): Promise<Device> {
+/**
+ * The device a device token speaks for.
+ *
+ * @throws CasmError `CASM_ERR_FORBIDDEN` for any other token, `CASM_ERR_NOT_FOUND` when the
+ *   device is gone.
+ */
+export async function callingDevice(reader: StoreReader, c: Caller): Promise<Device> {
   requireRole(c, 'device')
   if (c.deviceId === null) {
     throw new CasmError(
       'CASM_ERR_FORBIDDEN',
-      'agent messages need a device token (POST /api/v1/tokens with role device and a device)',
+      'the device protocol needs a device token (POST /api/v1/tokens with role device and a device)',
     )
   }
-  const d = await ctx.tx.getDevice(c.tenantId, c.deviceId)
+  const d = await reader.getDevice(c.tenantId, c.deviceId)
   if (d === undefined) throw notFound('device', c.deviceId)
   return d
 }
 
+/** A device and its live grants: what {@link ownGrant} looks in first. */
+export type HeldGrants = Pick<DeviceView, 'device' | 'grants'>
+
 /** The device's own grant `id` (any state), or not found — another device's answers the same. */
-async function ownGrant(ctx: WriteContext, v: DeviceView, id: string): Promise<AllocationRow> {
+export async function ownGrant(
+  reader: StoreReader,
+  v: HeldGrants,
+  id: string,
+): Promise<AllocationRow> {
   const live = v.grants.find((g) => g.id === id)
   if (live !== undefined) return live
-  const row = await ctx.tx.getAllocation(v.device.tenantId, id)
+  const row = await reader.getAllocation(v.device.tenantId, id)
   if (row?.type !== 'grant' || row.deviceId !== v.device.id) throw notFound('grant', id)
+  return row
+}
+
+/**
+ * The device's own live grant `id`.
+ *
+ * @throws CasmError `CASM_ERR_NOT_FOUND` (not the device's), `CASM_ERR_OUT_OF_ORDER` (no
+ *   longer live: the device must resynchronise).
+ */
+export async function liveGrant(
+  reader: StoreReader,
+  v: HeldGrants,
+  id: string,
+): Promise<AllocationRow> {
+  const row = await ownGrant(reader, v, id)
+  if (row.state !== 'active' && row.state !== 'draining') {
+    throw outOfOrder(`grant ${id} is ${row.state}: remove it and send hello to resynchronise`, {
+      grant: id,
+      state: row.state,
+    })
+  }
   return row
 }
 
@@ -611,7 +651,7 @@ async function renew(
   const out: { grant: string; expiresAt: string | null }[] = []
   const rows: AllocationRow[] = []
   for (const id of m.grants) {
-    const row = await ownGrant(ctx, v, id)
+    const row = await ownGrant(ctx.tx, v, id)
     const s = statusFor(v, row)
     if (row.state !== 'active' && !(row.state === 'draining' && s.drainCause !== 'lifetime')) {
       throw outOfOrder(
@@ -677,13 +717,7 @@ async function statusReport(
   // Check everything first: a refused report changes nothing.
   const rows: AllocationRow[] = []
   for (const [i, u] of m.grants.entries()) {
-    const row = await ownGrant(ctx, v, u.grant)
-    if (row.state !== 'active' && row.state !== 'draining') {
-      throw outOfOrder(
-        `grant ${u.grant} is ${row.state}: remove it and send hello to resynchronise`,
-        { grant: u.grant, state: row.state },
-      )
-    }
+    const row = await liveGrant(ctx.tx, v, u.grant)
     checkUsage(row, u, i)
     rows.push(row)
   }
@@ -766,7 +800,7 @@ async function releaseRequest(
   uniqueIds(m.grants, '/grants')
   const rows: AllocationRow[] = []
   for (const id of m.grants) {
-    const row = await ownGrant(ctx, v, id)
+    const row = await ownGrant(ctx.tx, v, id)
     if (row.state !== 'active' && row.state !== 'draining')
       throw outOfOrder(`grant ${id} is already ${row.state}`, { grant: id, state: row.state })
     rows.push(row)
@@ -814,7 +848,7 @@ async function releaseConfirm(
   uniqueIds(m.grants, '/grants')
   const rows: AllocationRow[] = []
   for (const id of m.grants) {
-    const row = await ownGrant(ctx, v, id)
+    const row = await ownGrant(ctx.tx, v, id)
     if (row.state === 'active' || row.state === 'draining')
       throw outOfOrder(`grant ${id} is ${row.state}, not released: keep it`, {
         grant: id,
@@ -861,7 +895,7 @@ async function ack(ctx: WriteContext, v: DeviceView, m: AckMessage): Promise<Coo
  */
 export function handleMessage(c: Caller, m: DeviceMessage): WriteOp<CoordinatorMessage> {
   return async (ctx) => {
-    const device = await deviceOf(ctx, c)
+    const device = await callingDevice(ctx.tx, c)
     const v = await viewDevice(ctx.tx, device)
     switch (m.type) {
       case 'hello':

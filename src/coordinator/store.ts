@@ -25,6 +25,7 @@ import type {
   Token,
 } from '../domain/model.js'
 import type { RequestorAttributes } from '../domain/requestor.js'
+import type { LeaseInput, LeaseKind } from '../domain/device-lease.js'
 
 /** One used unit of a pool as stored: a grant, an assignment, or a piece of a reservation. */
 export interface AllocationRow {
@@ -218,6 +219,33 @@ export interface AlertRow {
   readonly clearedAt: number | null
 }
 
+/** A lease a device's agent stored for one of its grants (lease replay). */
+export interface DeviceLeaseRow {
+  readonly tenantId: string
+  readonly deviceId: string
+  readonly grantId: string
+  /** Canonical address; for prefix delegation the prefix (`2001:db8:1:100::/56`). */
+  readonly address: string
+  readonly kind: LeaseKind
+  /** The lease as checked, without its grant (the row names it). */
+  readonly lease: LeaseInput
+  /** When the lease ends, epoch ms. */
+  readonly expiresAt: number
+  readonly storedAt: number
+}
+
+/** Filters of {@link StoreReader.deviceLeases}. */
+export interface DeviceLeaseFilter {
+  /** Only leases of these grants. */
+  readonly grantIds?: readonly string[]
+  /** Only leases that have not ended at this time (epoch ms). */
+  readonly liveAt?: number
+  /** Only leases after this one, in (grant, address) order: the cursor of the previous page. */
+  readonly after?: { readonly grantId: string; readonly address: string }
+  /** At most this many. */
+  readonly limit: number
+}
+
 /** Reads; on a {@link WriteTx} they see the transaction's own writes. */
 export interface StoreReader {
   getTenant(idOrName: string): Promise<Tenant | undefined>
@@ -308,6 +336,12 @@ export interface StoreReader {
   /** Alerts of a tenant (`undefined`: all), newest first; `open` only those not cleared. */
   listAlerts(tenantId: string | undefined, open: boolean, limit: number): Promise<AlertRow[]>
   getAlert(id: string): Promise<AlertRow | undefined>
+
+  /**
+   * Stored leases of a device's live grants (active or draining, still held by the device), in
+   * (grant, address) order: leases of a grant that left the device are never returned.
+   */
+  deviceLeases(deviceId: string, filter: DeviceLeaseFilter): Promise<DeviceLeaseRow[]>
 }
 
 /** Writes, available inside {@link Store.write}. */
@@ -373,6 +407,11 @@ export interface WriteTx extends StoreReader {
   pruneDeviceMessages(by: { deviceId: string; upTo: number } | { before: number }): Promise<number>
   /** Stores an alert (insert or replace). */
   putAlert(row: AlertRow): Promise<void>
+
+  /** Replaces every stored lease of a grant by `rows` (all of that grant). */
+  replaceGrantLeases(grantId: string, rows: readonly DeviceLeaseRow[]): Promise<void>
+  /** Forgets the stored leases of a grant; returns how many. */
+  deleteGrantLeases(grantId: string): Promise<number>
 
   insertIdempotency(row: IdempotencyRow): Promise<void>
   /** Forgets idempotent answers older than `before` (only keys starting `keyPrefix`, if given). */

@@ -77,6 +77,8 @@ const WRITES = new Set([
   'appendDeviceMessages',
   'pruneDeviceMessages',
   'putAlert',
+  'replaceGrantLeases',
+  'deleteGrantLeases',
 ])
 /** Reads answered from a per-batch memo: operations look the same pool and device up again and again. */
 const MEMO = new Set(['getPool', 'getDevice', 'getDomain', 'getTenant'])

@@ -264,6 +264,29 @@ CREATE INDEX alert_tenant ON alert (tenant_id, raised_at);
 CREATE INDEX alert_open ON alert (kind) WHERE cleared_at IS NULL;
 `
 
+/**
+ * Version 3, lease replay (RF-4.3.3.4): the leases a device's DHCP server gave out of its live
+ * grants, stored by its agent as one snapshot per grant and fetched back to replay them into a
+ * replacement server. `address` is canonical text (for prefix delegation the prefix,
+ * `2001:db8:1:100::/56`); `lease` the checked lease as JSON. Rows go with their grant and their
+ * device. `bytewise` makes PostgreSQL order the text columns as SQLite does, whatever the
+ * database's collation, so a cursor pages alike on both.
+ */
+const V3_COMMON = (t: { time: string; json: string; bytewise: string }): string => `
+CREATE TABLE device_lease (
+  tenant_id TEXT NOT NULL,
+  device_id TEXT NOT NULL REFERENCES device(id) ON DELETE CASCADE,
+  grant_id TEXT ${t.bytewise} NOT NULL REFERENCES allocation(id) ON DELETE CASCADE,
+  address TEXT ${t.bytewise} NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('v4', 'na', 'pd')),
+  lease ${t.json} NOT NULL,
+  expires_at ${t.time} NOT NULL,
+  stored_at ${t.time} NOT NULL,
+  PRIMARY KEY (grant_id, address)
+);
+CREATE INDEX device_lease_device ON device_lease (device_id, grant_id, address);
+`
+
 /** Every migration, in order. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -289,6 +312,12 @@ ALTER TABLE allocation ADD CONSTRAINT allocation_no_overlap
     name: 'device loop',
     sqlite: V2_COMMON({ bool: 'INTEGER', time: 'INTEGER', json: 'TEXT', false: '0' }),
     postgres: V2_COMMON({ bool: 'BOOLEAN', time: 'BIGINT', json: 'TEXT', false: 'false' }),
+  },
+  {
+    version: 3,
+    name: 'lease replay',
+    sqlite: V3_COMMON({ time: 'INTEGER', json: 'TEXT', bytewise: '' }),
+    postgres: V3_COMMON({ time: 'BIGINT', json: 'TEXT', bytewise: 'COLLATE "C"' }),
   },
 ]
 

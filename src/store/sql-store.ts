@@ -20,8 +20,11 @@ import type {
   Role,
   Tenant,
 } from '../domain/model.js'
+import type { LeaseKind } from '../domain/device-lease.js'
 import type {
   AlertRow,
+  DeviceLeaseFilter,
+  DeviceLeaseRow,
   DeviceLoopRow,
   DeviceMessageRow,
   GrantStatusRow,
@@ -223,6 +226,19 @@ function alertOf(r: SqlRow): AlertRow {
     message: str(r['message']),
     raisedAt: num(r['raised_at']),
     clearedAt: optNum(r['cleared_at']),
+  }
+}
+
+function deviceLeaseOf(r: SqlRow): DeviceLeaseRow {
+  return {
+    tenantId: str(r['tenant_id']),
+    deviceId: str(r['device_id']),
+    grantId: str(r['grant_id']),
+    address: str(r['address']),
+    kind: str(r['kind']) as LeaseKind,
+    lease: json(r['lease']),
+    expiresAt: num(r['expires_at']),
+    storedAt: num(r['stored_at']),
   }
 }
 
@@ -779,6 +795,36 @@ class SqlReader implements StoreReader {
     const r = await this.q.get('SELECT * FROM alert WHERE id = ?', [id])
     return r === undefined ? undefined : alertOf(r)
   }
+
+  async deviceLeases(deviceId: string, f: DeviceLeaseFilter): Promise<DeviceLeaseRow[]> {
+    if (f.grantIds?.length === 0) return []
+    // Joined with the grant: only leases of grants the device still holds live.
+    const clauses = [
+      'l.device_id = ?',
+      'a.device_id = l.device_id',
+      "a.state IN ('active', 'draining')",
+    ]
+    const params: SqlValue[] = [deviceId]
+    if (f.grantIds !== undefined) {
+      clauses.push(`l.grant_id IN (${f.grantIds.map(() => '?').join(', ')})`)
+      params.push(...f.grantIds)
+    }
+    if (f.liveAt !== undefined) {
+      clauses.push('l.expires_at > ?')
+      params.push(f.liveAt)
+    }
+    if (f.after !== undefined) {
+      clauses.push('(l.grant_id > ? OR (l.grant_id = ? AND l.address > ?))')
+      params.push(f.after.grantId, f.after.grantId, f.after.address)
+    }
+    params.push(f.limit)
+    const rows = await this.q.all(
+      `SELECT l.* FROM device_lease l JOIN allocation a ON a.id = l.grant_id
+       WHERE ${clauses.join(' AND ')} ORDER BY l.grant_id, l.address LIMIT ?`,
+      params,
+    )
+    return rows.map(deviceLeaseOf)
+  }
 }
 
 class SqlWriteTx extends SqlReader implements WriteTx {
@@ -1263,6 +1309,35 @@ class SqlWriteTx extends SqlReader implements WriteTx {
          cleared_at = excluded.cleared_at`,
       [a.id, a.tenantId, a.kind, a.objectType, a.objectId, a.message, a.raisedAt, a.clearedAt],
     )
+  }
+
+  async replaceGrantLeases(grantId: string, rows: readonly DeviceLeaseRow[]): Promise<void> {
+    if (rows.some((r) => r.grantId !== grantId))
+      throw new Error(`replaceGrantLeases(${grantId}) was given a lease of another grant`)
+    await this.deleteGrantLeases(grantId)
+    const one = '(?, ?, ?, ?, ?, ?, ?, ?)'
+    // As for units: many rows per statement on PostgreSQL, one prepared row on SQLite.
+    const chunk = this.dialect === 'postgres' ? 500 : 1
+    for (let i = 0; i < rows.length; i += chunk) {
+      const part = rows.slice(i, i + chunk)
+      await this.q.run(
+        `INSERT INTO device_lease (tenant_id, device_id, grant_id, address, kind, lease, expires_at, stored_at) VALUES ${part.map(() => one).join(', ')}`,
+        part.flatMap((r) => [
+          r.tenantId,
+          r.deviceId,
+          r.grantId,
+          r.address,
+          r.kind,
+          JSON.stringify(r.lease),
+          r.expiresAt,
+          r.storedAt,
+        ]),
+      )
+    }
+  }
+
+  deleteGrantLeases(grantId: string): Promise<number> {
+    return this.q.run('DELETE FROM device_lease WHERE grant_id = ?', [grantId])
   }
 
   async insertIdempotency(row: IdempotencyRow): Promise<void> {

@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { StoredLease } from '../../domain/device-lease.js'
 import { type Family, Prefix } from '../../ip/index.js'
 
 /**
@@ -87,6 +88,19 @@ export interface BackendUsage {
   readonly plane?: string
 }
 
+/** What a lease replay did (see {@link Backend.replay}). */
+export interface LeaseReplayResult {
+  /** Leases put back. */
+  readonly added: number
+  /** Leases the server had already. */
+  readonly present: number
+  /** Leases not replayed: their grant is not held, or they have ended. */
+  readonly skipped: number
+  /** Leases the server refused, with the first few reasons. */
+  readonly failed: number
+  readonly errors: readonly string[]
+}
+
 /**
  * One way of serving addresses from the grants the coordinator gives.
  *
@@ -135,6 +149,15 @@ export interface Backend {
   usage(): Promise<readonly BackendUsage[]>
   /** Everything it holds, in any state. */
   holds(): Promise<readonly HeldGrant[]>
+  /**
+   * Lease replay (RF-4.3.3.4), for backends in front of a DHCP server: the live leases of every
+   * held grant with a grant id, which the agent stores at the coordinator.
+   */
+  leases?(): Promise<readonly StoredLease[]>
+  /** True when the server behind has lost its leases (a new or rebuilt server): the agent replays. */
+  needsReplay?(): Promise<boolean>
+  /** Gives the server the stored leases back; leases it has already stay as they are. */
+  replay?(leases: readonly StoredLease[]): Promise<LeaseReplayResult>
   /** Extra facts for the agent's report log line (subscribers, rejections...), if any. */
   describe?(): Record<string, unknown>
   /** Saves what must survive a restart and releases resources. */

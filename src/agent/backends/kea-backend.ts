@@ -1,0 +1,432 @@
+/**
+ * `kea`: feeds real ISC Kea DHCP servers — a DHCPv4 server, a DHCPv6 server (addresses or
+ * prefix delegation), or both — through their management API (unix control socket, or the
+ * Control Agent's HTTP API). Each grant becomes a Kea subnet in casm's shared network
+ * (`src/kea/kea-subnets.ts` has the layout); every change is `config-get` → edit →
+ * `config-test` → `config-set` → `config-write`, so the running server and its configuration
+ * file agree and a restarted Kea comes back with its pools.
+ *
+ * What the backend holds is recorded in its state file as well as in Kea (subnets tagged in
+ * `user-context.casm`): on every usage call it compares Kea's configuration with the record and
+ * puts back what is missing, so a Kea restarted from an older file, or a new Kea, serves the
+ * grants again with the same subnet ids. Usage comes from the leases themselves
+ * (`lease4-get-page` / `lease6-get-page`), counting only live ones, so a drained grant is
+ * reported empty only when Kea has no live lease in it. docs/kea.md describes the behaviour of
+ * Kea 2.2 this relies on.
+ *
+ * @module
+ */
+
+import { readFile } from 'node:fs/promises'
+import type { StoredLease } from '../../domain/device-lease.js'
+import { CasmError } from '../../errors/casm-error.js'
+import { Prefix } from '../../ip/index.js'
+import { KeaControl, type KeaEndpoint, type KeaService } from '../../kea/kea-control.js'
+import { isLive, leaseAddArguments, leasesIn, toStoredLease, usedUnits } from '../../kea/kea-leases.js'
+import {
+  type Json,
+  type KeaGrant,
+  type KeaLayout,
+  type KeaMode,
+  ownedSubnets,
+  placeGrants,
+  usedSubnetIds,
+} from '../../kea/kea-subnets.js'
+import { writeFileAtomic } from '../write-file-atomic.js'
+import {
+  type Backend,
+  type BackendGrant,
+  type BackendUsage,
+  type DrainMode,
+  type HeldGrant,
+  type LeaseReplayResult,
+  usageUnits,
+} from './backend.js'
+
+/** Options of {@link KeaBackend}. At least one server. */
+export interface KeaBackendOptions {
+  /** The DHCPv4 server (serves IPv4 grants). */
+  readonly dhcp4?: KeaEndpoint | undefined
+  /** The DHCPv6 server (serves IPv6 grants). */
+  readonly dhcp6?: KeaEndpoint | undefined
+  /** What the DHCPv6 server hands out from a grant: delegated prefixes (default) or addresses. */
+  readonly v6Mode?: 'pd' | 'na' | undefined
+  /** Length of each delegated prefix (default 56). */
+  readonly delegatedLength?: number | undefined
+  /** Shared network holding casm's subnets (default `casm`); made when missing. */
+  readonly sharedNetwork?: string | undefined
+  /** Relay addresses of a shared network casm makes, per family. */
+  readonly relay4?: readonly string[] | undefined
+  readonly relay6?: readonly string[] | undefined
+  /** Interface of a shared network casm makes, per family (directly attached clients). */
+  readonly interface4?: string | undefined
+  readonly interface6?: string | undefined
+  /** IPv4: the first usable address of each grant is the router (option 3), not leased. */
+  readonly gateway?: boolean | undefined
+  /** Owner tag in `user-context.casm.owner` (default `casm`); one per agent sharing a Kea. */
+  readonly owner?: string | undefined
+  /** Lowest subnet id casm picks (default 1,000,000), away from ids operators write by hand. */
+  readonly subnetIdBase?: number | undefined
+  /** Where the backend records what it holds (none: Kea's configuration is the only record). */
+  readonly stateFile?: string | undefined
+  /** Longest one Kea command may take, in milliseconds. */
+  readonly timeoutMs?: number | undefined
+  /** The clock, in epoch milliseconds (tests). */
+  readonly now?: (() => number) | undefined
+}
+
+/** One held grant as the backend records it. */
+interface Entry {
+  readonly prefix: string
+  readonly grant?: string | undefined
+  readonly state: 'active' | 'draining'
+  readonly drainMode: DrainMode
+  /** 0 until the subnet is first written. */
+  readonly subnetId: number
+}
+
+/** One Kea server and how casm's grants sit in its configuration. */
+interface Server {
+  readonly control: KeaControl
+  readonly layout: KeaLayout
+  /** Kea's pid when last seen: a new pid is a restarted (maybe rebuilt) server. */
+  pid?: number | undefined
+  /** The server restarted since its leases were last compared with the record. */
+  restarted: boolean
+}
+
+const DEFAULT_SUBNET_ID_BASE = 1_000_000
+/** Kea's subnet ids are 32-bit; 0 means "none". */
+const MAX_SUBNET_ID = 0xffffffff
+
+/**
+ * The Kea backend.
+ *
+ * @example
+ * ```ts
+ * const b = new KeaBackend({ dhcp4: { socket: '/run/kea/kea4.sock' }, relay4: ['192.0.2.1'] })
+ * await b.start()
+ * await b.install({ grant: 'gr_1', prefix: '100.64.8.0/27', state: 'active' })
+ * // Kea now has subnet 100.64.8.0/27 (id 1000000) with pool 100.64.8.1-100.64.8.30
+ * ```
+ */
+export class KeaBackend implements Backend {
+  /** @inheritdoc */
+  readonly name = 'kea'
+  readonly #options: KeaBackendOptions
+  readonly #servers = new Map<'ipv4' | 'ipv6', Server>()
+  #entries = new Map<string, Entry>()
+  readonly #stats = { reapplied: 0, configSets: 0, leases: 0, replayed: 0 }
+
+  constructor(options: KeaBackendOptions) {
+    if (options.dhcp4 === undefined && options.dhcp6 === undefined)
+      throw new CasmError(
+        'CASM_ERR_VALIDATION',
+        'the kea backend needs a server: give --kea-socket4 (DHCPv4) and/or --kea-socket6 (DHCPv6), or --kea-http with --kea-service',
+        { option: '--kea-socket4' },
+      )
+    this.#options = options
+    const common = {
+      sharedNetwork: options.sharedNetwork ?? 'casm',
+      owner: options.owner ?? 'casm',
+      delegatedLength: options.delegatedLength ?? 56,
+      gateway: options.gateway === true,
+    }
+    const add = (family: 'ipv4' | 'ipv6', endpoint: KeaEndpoint | undefined, service: KeaService, mode: KeaMode): void => {
+      if (endpoint === undefined) return
+      const v4 = family === 'ipv4'
+      this.#servers.set(family, {
+        control: new KeaControl({ endpoint, service, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) }),
+        layout: {
+          ...common,
+          mode,
+          relay: v4 ? options.relay4 : options.relay6,
+          interface: v4 ? options.interface4 : options.interface6,
+        },
+        restarted: true,
+      })
+    }
+    add('ipv4', options.dhcp4, 'dhcp4', 'v4')
+    add('ipv6', options.dhcp6, 'dhcp6', options.v6Mode ?? 'pd')
+  }
+
+  /** @inheritdoc */
+  async start(): Promise<void> {
+    const recorded = await this.#load()
+    for (const [family, server] of this.#servers) {
+      const config = await this.#config(server)
+      if (!recorded)
+        // No record (first start, or it was lost): Kea's tagged subnets are what is held.
+        for (const [prefix, { id, tag }] of ownedSubnets(config, server.layout))
+          this.#entries.set(prefix, {
+            prefix,
+            ...(tag.grant === undefined ? {} : { grant: tag.grant }),
+            state: tag.state,
+            drainMode: tag.drain,
+            subnetId: id,
+          })
+      await this.#apply(family, server, config)
+      server.pid = await this.#pid(server)
+    }
+    await this.#save()
+  }
+
+  /** @inheritdoc */
+  async install(grant: BackendGrant): Promise<void> {
+    const prefix = this.#canonical(grant.prefix)
+    const held = this.#entries.get(prefix)
+    if (held !== undefined) {
+      if (held.grant === undefined && grant.grant !== undefined)
+        await this.#change(prefix, { ...held, grant: grant.grant })
+      return
+    }
+    await this.#change(prefix, {
+      prefix,
+      ...(grant.grant === undefined ? {} : { grant: grant.grant }),
+      state: grant.state,
+      drainMode: grant.drainMode ?? 'natural',
+      subnetId: 0,
+    })
+  }
+
+  /** @inheritdoc */
+  async drain(grant: BackendGrant): Promise<void> {
+    const prefix = this.#canonical(grant.prefix)
+    const held = this.#entries.get(prefix)
+    const mode = grant.drainMode ?? held?.drainMode ?? 'natural'
+    if (held === undefined || (held.state === 'draining' && held.drainMode === mode)) return
+    await this.#change(prefix, { ...held, state: 'draining', drainMode: mode })
+  }
+
+  /** @inheritdoc */
+  async undrain(grant: BackendGrant): Promise<void> {
+    const prefix = this.#canonical(grant.prefix)
+    const held = this.#entries.get(prefix)
+    if (held === undefined || held.state === 'active') return
+    await this.#change(prefix, { ...held, state: 'active' })
+  }
+
+  /** @inheritdoc */
+  async remove(grant: BackendGrant): Promise<void> {
+    const prefix = this.#canonical(grant.prefix)
+    if (!this.#entries.has(prefix)) return
+    await this.#change(prefix, undefined)
+  }
+
+  /**
+   * Usage from Kea's live leases in each held prefix. First puts back into Kea whatever its
+   * configuration lacks (a restarted server).
+   */
+  async usage(): Promise<readonly BackendUsage[]> {
+    const out: BackendUsage[] = []
+    const now = this.#nowSeconds()
+    let leases = 0
+    for (const [family, server] of this.#servers) {
+      await this.#heal(family, server)
+      for (const e of this.#entries.values()) {
+        const p = Prefix.parse(e.prefix)
+        if (p.family !== family) continue
+        const live = (await leasesIn(server.control, server.layout.mode, p)).filter((l) => isLive(l, now))
+        leases += live.length
+        const used = usedUnits(live, server.layout.mode, p, usageUnits(e.prefix))
+        out.push({ ...(e.grant === undefined ? {} : { grant: e.grant }), prefix: e.prefix, used })
+      }
+    }
+    this.#stats.leases = leases
+    return out
+  }
+
+  /** @inheritdoc */
+  async holds(): Promise<readonly HeldGrant[]> {
+    return [...this.#entries.values()].map((e) => ({
+      ...(e.grant === undefined ? {} : { grant: e.grant }),
+      prefix: e.prefix,
+      state: e.state,
+    }))
+  }
+
+  /** Live leases of every held grant that has a grant id, for the coordinator's lease archive. */
+  async leases(): Promise<readonly StoredLease[]> {
+    const out: StoredLease[] = []
+    const now = this.#nowSeconds()
+    for (const [family, server] of this.#servers)
+      for (const e of this.#entries.values()) {
+        if (e.grant === undefined) continue
+        const p = Prefix.parse(e.prefix)
+        if (p.family !== family) continue
+        for (const l of await leasesIn(server.control, server.layout.mode, p))
+          if (isLive(l, now)) out.push(toStoredLease(l, server.layout.mode, e.grant))
+      }
+    return out
+  }
+
+  /**
+   * True when a server restarted (or is new to the agent) and holds no live lease in any held
+   * grant: a replacement server that should be given the archived leases. Answering clears the
+   * restart mark, so a server that is merely empty is asked once.
+   */
+  async needsReplay(): Promise<boolean> {
+    let wanted = false
+    const now = this.#nowSeconds()
+    for (const [family, server] of this.#servers) {
+      if (!server.restarted) continue
+      server.restarted = false
+      let any = false
+      for (const e of this.#entries.values()) {
+        const p = Prefix.parse(e.prefix)
+        if (p.family !== family) continue
+        if ((await leasesIn(server.control, server.layout.mode, p)).some((l) => isLive(l, now))) {
+          any = true
+          break
+        }
+      }
+      if (!any && [...this.#entries.values()].some((e) => Prefix.parse(e.prefix).family === family))
+        wanted = true
+    }
+    return wanted
+  }
+
+  /**
+   * Puts archived leases back into Kea (`lease4-add` / `lease6-add`): those of held grants that
+   * have not ended; a lease Kea already has is left as Kea has it.
+   */
+  async replay(leases: readonly StoredLease[]): Promise<LeaseReplayResult> {
+    const result = { added: 0, present: 0, skipped: 0, failed: 0, errors: [] as string[] }
+    const held = new Set([...this.#entries.values()].map((e) => e.grant))
+    const now = this.#nowSeconds()
+    for (const lease of leases) {
+      const family = lease.kind === 'v4' ? 'ipv4' : 'ipv6'
+      const server = this.#servers.get(family)
+      if (server === undefined || !held.has(lease.grant) || lease.cltt + lease.validLifetime <= now) {
+        result.skipped++
+        continue
+      }
+      const answer = await server.control.send(
+        lease.kind === 'v4' ? 'lease4-add' : 'lease6-add',
+        leaseAddArguments(lease),
+      )
+      if (answer.result === 0) result.added++
+      else if (/already exists/i.test(answer.text ?? '')) result.present++
+      else {
+        result.failed++
+        if (result.errors.length < 5) result.errors.push(`${lease.address}: ${answer.text ?? answer.result}`)
+      }
+    }
+    this.#stats.replayed += result.added
+    return result
+  }
+
+  /** @inheritdoc */
+  describe(): Record<string, unknown> {
+    return { leases: this.#stats.leases, keaConfigSets: this.#stats.configSets, keaReapplied: this.#stats.reapplied }
+  }
+
+  /** @inheritdoc */
+  async stop(): Promise<void> {
+    await this.#save()
+  }
+
+  /** The canonical text of a prefix, checked against the servers configured. */
+  #canonical(text: string): string {
+    const p = Prefix.parse(text)
+    if (!this.#servers.has(p.family === 'ipv6' ? 'ipv6' : 'ipv4'))
+      throw new CasmError(
+        'CASM_ERR_BACKEND',
+        `${p.toString()} is ${p.family === 'ipv6' ? 'IPv6' : 'IPv4'} but this agent feeds no ${p.family === 'ipv6' ? 'DHCPv6 (--kea-socket6)' : 'DHCPv4 (--kea-socket4)'} server`,
+        { prefix: p.toString() },
+      )
+    return p.toString()
+  }
+
+  /** Sets (or with `undefined` drops) one entry and writes its server's configuration; undone on failure. */
+  async #change(prefix: string, entry: Entry | undefined): Promise<void> {
+    const before = new Map(this.#entries)
+    if (entry === undefined) this.#entries.delete(prefix)
+    else this.#entries.set(prefix, entry)
+    const family = Prefix.parse(prefix).family === 'ipv6' ? 'ipv6' : 'ipv4'
+    const server = this.#servers.get(family)!
+    try {
+      await this.#apply(family, server, await this.#config(server))
+    } catch (error) {
+      this.#entries = before
+      throw error
+    }
+    await this.#save()
+  }
+
+  /** Re-applies the record to a server whose configuration lacks it; notes a restart. */
+  async #heal(family: 'ipv4' | 'ipv6', server: Server): Promise<void> {
+    const pid = await this.#pid(server)
+    if (pid !== server.pid) {
+      server.pid = pid
+      server.restarted = true
+    }
+    if (await this.#apply(family, server, await this.#config(server))) this.#stats.reapplied++
+  }
+
+  async #pid(server: Server): Promise<number | undefined> {
+    const status = await server.control.call<{ pid?: number } | undefined>('status-get')
+    return status?.pid
+  }
+
+  async #config(server: Server): Promise<Json> {
+    const config = await server.control.call<Json>('config-get')
+    const copy = { ...config }
+    delete copy['hash']
+    return copy
+  }
+
+  /**
+   * Makes the server's configuration hold exactly this family's entries; gives new entries a
+   * subnet id first. Returns whether Kea's configuration changed.
+   */
+  async #apply(family: 'ipv4' | 'ipv6', server: Server, config: Json): Promise<boolean> {
+    const mine = [...this.#entries.values()].filter((e) => Prefix.parse(e.prefix).family === family)
+    const taken = usedSubnetIds(config, server.layout.mode)
+    for (const e of this.#entries.values()) taken.add(e.subnetId)
+    let next = this.#options.subnetIdBase ?? DEFAULT_SUBNET_ID_BASE
+    const grants: KeaGrant[] = mine.map((e) => {
+      if (e.subnetId !== 0) return e
+      while (taken.has(next)) next++
+      if (next > MAX_SUBNET_ID)
+        throw new CasmError('CASM_ERR_BACKEND', 'no Kea subnet id left above --kea-subnet-id-base', {})
+      const withId = { ...e, subnetId: next }
+      taken.add(next)
+      this.#entries.set(e.prefix, withId)
+      return withId
+    })
+    const placed = placeGrants(config, grants, server.layout)
+    if (!placed.changed) return false
+    await server.control.call('config-test', placed.config)
+    await server.control.call('config-set', placed.config)
+    this.#stats.configSets++
+    // The file Kea was started with: a restart then comes back with the same subnets.
+    await server.control.call('config-write')
+    return true
+  }
+
+  #nowSeconds(): number {
+    return Math.floor((this.#options.now?.() ?? Date.now()) / 1000)
+  }
+
+  /** Reads the record; false when there is none. */
+  async #load(): Promise<boolean> {
+    const file = this.#options.stateFile
+    if (file === undefined) return false
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch {
+      return false
+    }
+    const items = JSON.parse(text) as Entry[]
+    this.#entries = new Map(items.map((e) => [e.prefix, e]))
+    return true
+  }
+
+  async #save(): Promise<void> {
+    const file = this.#options.stateFile
+    if (file === undefined) return
+    await writeFileAtomic(file, JSON.stringify([...this.#entries.values()], null, 1))
+  }
+}
