@@ -85,6 +85,12 @@ interface Entry {
   readonly subnetId: number
 }
 
+/** The backend's state file. */
+interface StateRecord {
+  readonly nextSubnetId: number
+  readonly grants: readonly Entry[]
+}
+
 /** One Kea server and how casm's grants sit in its configuration. */
 interface Server {
   readonly control: KeaControl
@@ -116,6 +122,9 @@ export class KeaBackend implements Backend {
   readonly #options: KeaBackendOptions
   readonly #servers = new Map<'ipv4' | 'ipv6', Server>()
   #entries = new Map<string, Entry>()
+  /** The next subnet id to give: ids only go up, so a removed grant's id (whose expired leases
+   * may linger in Kea) never names another subnet. */
+  #nextSubnetId: number
   readonly #stats = { reapplied: 0, configSets: 0, leases: 0, replayed: 0 }
 
   constructor(options: KeaBackendOptions) {
@@ -126,6 +135,7 @@ export class KeaBackend implements Backend {
         { option: '--kea-socket4' },
       )
     this.#options = options
+    this.#nextSubnetId = options.subnetIdBase ?? DEFAULT_SUBNET_ID_BASE
     const common = {
       sharedNetwork: options.sharedNetwork ?? 'casm',
       owner: options.owner ?? 'casm',
@@ -157,7 +167,7 @@ export class KeaBackend implements Backend {
       const config = await this.#config(server)
       if (!recorded)
         // No record (first start, or it was lost): Kea's tagged subnets are what is held.
-        for (const [prefix, { id, tag }] of ownedSubnets(config, server.layout))
+        for (const [prefix, { id, tag }] of ownedSubnets(config, server.layout)) {
           this.#entries.set(prefix, {
             prefix,
             ...(tag.grant === undefined ? {} : { grant: tag.grant }),
@@ -165,6 +175,8 @@ export class KeaBackend implements Backend {
             drainMode: tag.drain,
             subnetId: id,
           })
+          this.#nextSubnetId = Math.max(this.#nextSubnetId, id + 1)
+        }
       await this.#apply(family, server, config)
       server.pid = await this.#pid(server)
     }
@@ -292,19 +304,21 @@ export class KeaBackend implements Backend {
    */
   async replay(leases: readonly StoredLease[]): Promise<LeaseReplayResult> {
     const result = { added: 0, present: 0, skipped: 0, failed: 0, errors: [] as string[] }
-    const held = new Set([...this.#entries.values()].map((e) => e.grant))
+    const held = new Map([...this.#entries.values()].map((e) => [e.grant, e]))
     const now = this.#nowSeconds()
     for (const lease of leases) {
       const family = lease.kind === 'v4' ? 'ipv4' : 'ipv6'
       const server = this.#servers.get(family)
-      if (server === undefined || !held.has(lease.grant) || lease.cltt + lease.validLifetime <= now) {
+      const entry = held.get(lease.grant)
+      if (server === undefined || entry === undefined || lease.cltt + lease.validLifetime <= now) {
         result.skipped++
         continue
       }
-      const answer = await server.control.send(
-        lease.kind === 'v4' ? 'lease4-add' : 'lease6-add',
-        leaseAddArguments(lease),
-      )
+      // The grant's subnet as it is now (Kea needs it for delegated prefixes).
+      const answer = await server.control.send(lease.kind === 'v4' ? 'lease4-add' : 'lease6-add', {
+        ...leaseAddArguments(lease),
+        'subnet-id': entry.subnetId,
+      })
       if (answer.result === 0) result.added++
       else if (/already exists/i.test(answer.text ?? '')) result.present++
       else {
@@ -383,15 +397,12 @@ export class KeaBackend implements Backend {
   async #apply(family: 'ipv4' | 'ipv6', server: Server, config: Json): Promise<boolean> {
     const mine = [...this.#entries.values()].filter((e) => Prefix.parse(e.prefix).family === family)
     const taken = usedSubnetIds(config, server.layout.mode)
-    for (const e of this.#entries.values()) taken.add(e.subnetId)
-    let next = this.#options.subnetIdBase ?? DEFAULT_SUBNET_ID_BASE
     const grants: KeaGrant[] = mine.map((e) => {
       if (e.subnetId !== 0) return e
-      while (taken.has(next)) next++
-      if (next > MAX_SUBNET_ID)
+      while (taken.has(this.#nextSubnetId)) this.#nextSubnetId++
+      if (this.#nextSubnetId > MAX_SUBNET_ID)
         throw new CasmError('CASM_ERR_BACKEND', 'no Kea subnet id left above --kea-subnet-id-base', {})
-      const withId = { ...e, subnetId: next }
-      taken.add(next)
+      const withId = { ...e, subnetId: this.#nextSubnetId++ }
       this.#entries.set(e.prefix, withId)
       return withId
     })
@@ -419,14 +430,16 @@ export class KeaBackend implements Backend {
     } catch {
       return false
     }
-    const items = JSON.parse(text) as Entry[]
-    this.#entries = new Map(items.map((e) => [e.prefix, e]))
+    const record = JSON.parse(text) as StateRecord
+    this.#entries = new Map(record.grants.map((e) => [e.prefix, e]))
+    this.#nextSubnetId = Math.max(this.#nextSubnetId, record.nextSubnetId)
     return true
   }
 
   async #save(): Promise<void> {
     const file = this.#options.stateFile
     if (file === undefined) return
-    await writeFileAtomic(file, JSON.stringify([...this.#entries.values()], null, 1))
+    const record: StateRecord = { nextSubnetId: this.#nextSubnetId, grants: [...this.#entries.values()] }
+    await writeFileAtomic(file, JSON.stringify(record, null, 1))
   }
 }
