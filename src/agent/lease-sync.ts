@@ -42,7 +42,7 @@ export interface LeaseSyncOptions {
   readonly intervalMs: number
   /** `auto`: replay into a server that came back empty; `never`: upload only. */
   readonly replay: 'auto' | 'never'
-  /** How often to ask the backend whether its server came back empty, ms (default 5,000). */
+  /** How often to ask the backend whether its server came back empty, ms (default 5,000, or the upload interval if shorter). */
   readonly checkMs?: number
   readonly clock?: () => number
 }
@@ -113,8 +113,8 @@ export class LeaseSync {
   /** Runs until `signal` aborts: replay checks every few seconds, uploads every interval. */
   async run(signal: AbortSignal): Promise<void> {
     const clock = this.#o.clock ?? Date.now
-    const every = this.#o.checkMs ?? 5_000
-    this.#nextUploadAt = clock() + Math.min(every, this.#o.intervalMs)
+    const every = Math.min(this.#o.checkMs ?? 5_000, this.#o.intervalMs)
+    this.#nextUploadAt = clock() + every
     while (!signal.aborted) {
       await sleep(every, signal)
       if (signal.aborted) break
