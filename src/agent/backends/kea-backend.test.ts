@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { dhcp4Probe } from '../../../test/support/dhcp4-probe.js'
 import { rejectsCode } from '../../../test/support/throws-code.js'
 import type { StoredLease } from '../../domain/device-lease.js'
 import { type KeaProcess, keaSkipReason, startKea } from '../../kea/kea-process.js'
@@ -116,6 +117,49 @@ describe('kea backend', { skip }, () => {
     // config-write: the file Kea restarts from holds the same subnets.
     await r.kea4.restart()
     assert.deepEqual((await subnets(r.kea4)).length, 2)
+    await b.stop()
+  })
+
+  it('drains naturally (renewals kept, no new client) or fast (renewals refused), as Kea answers real DHCP messages', async () => {
+    const r = await fresh()
+    const b = r.backend()
+    await b.start()
+    await b.install(grant('gr_a', '100.64.8.0/29'))
+    const probe = (kind: 'discover' | 'renew' | 'reboot', mac: string, address?: string) =>
+      dhcp4Probe({
+        serverPort: r.kea4.serverPort,
+        clientPort: r.kea4.clientPort,
+        kind,
+        mac,
+        ...(address === undefined ? {} : { address }),
+      })
+    const offered = await probe('discover', '02:00:00:00:00:01')
+    assert.equal(offered.type, 'OFFER')
+    const address = offered.yiaddr!
+    // The client takes the address (the probe has no SELECTING request; the lease is added).
+    const added = await r.kea4.command('lease4-add', {
+      'ip-address': address,
+      'hw-address': '02:00:00:00:00:01',
+      'client-id': '01:02:00:00:00:00:01',
+      'valid-lft': 600,
+      expire: nowS() + 600,
+    })
+    assert.equal(added.result, 0, JSON.stringify(added))
+    assert.equal((await probe('reboot', '02:00:00:00:00:01', address)).type, 'ACK')
+    // A second grant for new subscribers, the first one drained.
+    await b.install(grant('gr_b', '100.64.9.0/29'))
+    await b.drain({ ...grant('gr_a', '100.64.8.0/29'), drainMode: 'natural' })
+    assert.deepEqual(await probe('renew', '02:00:00:00:00:01', address), { type: 'ACK', yiaddr: address, leaseTime: 600 })
+    assert.equal((await probe('reboot', '02:00:00:00:00:01', address)).type, 'ACK')
+    const fresh2 = await probe('discover', '02:00:00:00:00:02')
+    assert.equal(fresh2.type, 'OFFER')
+    assert.ok(fresh2.yiaddr!.startsWith('100.64.9.'), `new client offered ${fresh2.yiaddr}`)
+    // The one using the drained grant, starting over, is moved too.
+    assert.ok((await probe('discover', '02:00:00:00:00:01')).yiaddr!.startsWith('100.64.9.'))
+    await b.drain({ ...grant('gr_a', '100.64.8.0/29'), drainMode: 'fast' })
+    assert.equal((await probe('renew', '02:00:00:00:00:01', address)).type, 'NAK')
+    await b.undrain(grant('gr_a', '100.64.8.0/29', 'draining'))
+    assert.equal((await probe('renew', '02:00:00:00:00:01', address)).type, 'ACK')
     await b.stop()
   })
 
