@@ -33,7 +33,13 @@ import { MAX_GRANTS_PER_MESSAGE, PROTOCOL_VERSION } from '../domain/device-proto
 import { CasmError } from '../errors/casm-error.js'
 import { type Family, Prefix } from '../ip/index.js'
 import type { AgentLogger } from './agent-logger.js'
-import type { Backend, BackendGrant, HeldGrant } from './backends/backend.js'
+import {
+  type Backend,
+  type BackendGrant,
+  type BackendUsage,
+  type HeldGrant,
+  usageUnits,
+} from './backends/backend.js'
 import { type LeaseArchiveClient, LeaseSync, supportsLeases } from './lease-sync.js'
 import { Backoff, type BackoffOptions, sleep } from './backoff.js'
 import {
@@ -92,6 +98,12 @@ export interface AgentOptions {
   /** Wait before asking again after a pool-request got nothing, ms (default: reportInterval). */
   readonly poolRequestRetryMs?: number
   /**
+   * Look at the backend's usage this often, ms, and report at once when a family crosses the
+   * coordinator's high watermark (off when absent). Only for backends whose `usage` is a
+   * reading, not a window (kea): the sim's windows would be cut short.
+   */
+  readonly watchMs?: number
+  /**
    * Lease replay (backends that serve DHCP): upload the leases every `intervalMs` and, with
    * `replay: 'auto'`, give them back to a server that lost them. Off when absent.
    */
@@ -147,6 +159,9 @@ export class Agent {
   private readonly renewing = new Set<string>()
   private readonly lastUsage = new Map<string, { used: number; at: number }>()
   private readonly foreignSince = new Map<string, number>()
+  private nextWatchAt = 0
+  /** Families reported above the high watermark since their grants last changed. */
+  private readonly aboveHigh = new Set<string>()
   /** The state changed in a way the backend must follow. */
   private dirty = false
 
@@ -460,6 +475,7 @@ export class Agent {
     const s = this.state
     s.device = sync.device
     s.reportInterval = Math.max(0.1, sync.reportInterval)
+    s.highWatermark = sync.highWatermark
     s.renewBefore = sync.renewBefore
     if (sync.lastEventId < s.lastEventId) {
       this.o.log.warn('event-ids-reset', { ours: s.lastEventId, coordinator: sync.lastEventId })
@@ -498,6 +514,7 @@ export class Agent {
       if (i >= 0) this.state.grants[i] = g
       else this.state.grants.push(g)
       this.dirty = true
+      this.aboveHigh.clear()
       this.o.log.info('granted', {
         grant: g.grant,
         prefix: g.prefix,
@@ -859,6 +876,36 @@ export class Agent {
     if (this.foreignSince.size > 0) await this.converge()
   }
 
+  /** Reports at once when a family's use of its active grants crosses the high watermark. */
+  private async watch(): Promise<void> {
+    const high = this.state.highWatermark
+    if (high === undefined || this.state.grants.length === 0) return
+    let usage: readonly BackendUsage[]
+    try {
+      usage = await this.o.backend.usage()
+    } catch (e) {
+      this.backendFailed('usage', e)
+      return
+    }
+    const byPrefix = new Map(this.state.grants.map((g) => [g.prefix, g]))
+    const used = new Map<string, number>()
+    const capacity = new Map<string, number>()
+    for (const u of usage) {
+      const g = byPrefix.get(u.prefix)
+      if (g === undefined) continue
+      used.set(g.family, (used.get(g.family) ?? 0) + u.used)
+      if (g.state === 'active') capacity.set(g.family, (capacity.get(g.family) ?? 0) + usageUnits(g.prefix))
+    }
+    for (const [family, u] of used) {
+      const c = capacity.get(family) ?? 0
+      if (c > 0 && u / c >= high && !this.aboveHigh.has(family)) {
+        this.aboveHigh.add(family)
+        await this.report('watermark')
+        return
+      }
+    }
+  }
+
   private async enqueueAck(): Promise<void> {
     this.ackDueAt = undefined
     const upTo = this.state.lastEventId
@@ -893,6 +940,9 @@ export class Agent {
     if (this.nextReportAt !== undefined && now >= this.nextReportAt) {
       this.nextReportAt = now + (s.reportInterval ?? 60) * 1000
       await this.report('interval')
+    } else if (this.o.watchMs !== undefined && now >= this.nextWatchAt) {
+      this.nextWatchAt = now + this.o.watchMs
+      await this.watch()
     }
     if (s.renewBefore !== null) {
       const due = s.grants.filter(

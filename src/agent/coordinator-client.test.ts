@@ -187,3 +187,78 @@ describe('coordinator client: stream', () => {
     assert.match(e.message, /not an event stream/)
   })
 })
+
+describe('coordinator client: leases', () => {
+  const lease = {
+    grant: 'gr_1',
+    kind: 'v4',
+    address: '100.64.8.17',
+    hwAddress: '1a:1b:1c:1d:1e:1f',
+    validLifetime: 3600,
+    cltt: 1_767_225_600,
+    expiresAt: '2026-01-01T01:00:00.000Z',
+    storedAt: '2026-01-01T00:00:00.000Z',
+  } as const
+
+  it('uploads snapshots with PUT and returns the counts', async () => {
+    let seen: { method?: string | undefined; path?: string | undefined; body?: unknown } = {}
+    handler = (req, body, res) => {
+      seen = { method: req.method, path: req.url, body: JSON.parse(body) }
+      json(res, 200, { grants: [{ grant: 'gr_1', stored: 1 }], stored: 1 })
+    }
+    const client = new CoordinatorClient({ url, token: 't' })
+    const { grant: _g, expiresAt: _e, storedAt: _s, ...input } = lease
+    const body = { grants: [{ grant: 'gr_1', leases: [input] }] }
+    assert.deepEqual(await client.uploadLeases(body), {
+      grants: [{ grant: 'gr_1', stored: 1 }],
+      stored: 1,
+    })
+    assert.deepEqual(seen, { method: 'PUT', path: '/api/v1/agent/leases', body })
+
+    handler = (_req, _body, res) =>
+      json(res, 400, { error: { code: 'CASM_ERR_VALIDATION', message: 'outside its grant' } })
+    const e = await refusedWith(client.uploadLeases(body))
+    assert.ok(isCasmError(e, 'CASM_ERR_VALIDATION') && !isRetryable(e))
+    handler = (_req, _body, res) => json(res, 200, { ok: true })
+    const g = await refusedWith(client.uploadLeases(body))
+    assert.ok(isCasmError(g, 'CASM_ERR_UNAVAILABLE') && isRetryable(g))
+  })
+
+  it('fetches every page of leases, with the query', async () => {
+    const paths: string[] = []
+    handler = (req, _body, res) => {
+      paths.push(req.url ?? '')
+      const after = new URL(req.url ?? '', url).searchParams.get('after')
+      json(
+        res,
+        200,
+        after === null
+          ? { items: [lease, { ...lease, address: '100.64.8.18' }], next: 'gr_1,100.64.8.18' }
+          : { items: [{ ...lease, grant: 'gr_2', address: '100.64.9.1' }], next: null },
+      )
+    }
+    const client = new CoordinatorClient({ url, token: 't' })
+    const { leases } = await client.fetchLeases({
+      grant: ['gr_1', 'gr_2'],
+      includeExpired: true,
+      pageSize: 2,
+    })
+    assert.deepEqual(
+      leases.map((l) => `${l.grant} ${l.address}`),
+      ['gr_1 100.64.8.17', 'gr_1 100.64.8.18', 'gr_2 100.64.9.1'],
+    )
+    assert.deepEqual(paths, [
+      '/api/v1/agent/leases?grant=gr_1&grant=gr_2&includeExpired=true&limit=2',
+      '/api/v1/agent/leases?grant=gr_1&grant=gr_2&includeExpired=true&limit=2&after=gr_1%2C100.64.8.18',
+    ])
+    paths.length = 0
+    assert.deepEqual(await client.fetchLeases({ grant: [] }), { leases: [] })
+    assert.deepEqual(paths, [], 'no grant asked: nothing to read')
+
+    // A cursor that does not move would never end: refused as a bad answer.
+    handler = (_req, _body, res) => json(res, 200, { items: [lease], next: 'gr_1,x' })
+    const e = await refusedWith(client.fetchLeases({ grant: 'gr_1' }))
+    assert.ok(isCasmError(e, 'CASM_ERR_UNAVAILABLE'), String(e))
+    assert.match(e.message, /not a page of leases/)
+  })
+})

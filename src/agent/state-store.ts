@@ -49,6 +49,8 @@ export interface AgentState {
   syncedEventId: number
   /** From the last sync: seconds between reports, seconds before expiry to renew. */
   reportInterval: number | null
+  /** Utilisation at which the coordinator grows the device (from sync; absent: not told). */
+  highWatermark?: number | undefined
   renewBefore: number | null
   /** Messages sent or to send, oldest first, each until answered. */
   outbox: OutboxEntry[]

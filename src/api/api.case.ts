@@ -197,6 +197,23 @@ interface Health {
   readonly events: number
   readonly uptimeSeconds: number
 }
+interface LeaseOut {
+  readonly grant: string
+  readonly kind: string
+  readonly address: string
+  readonly prefixLength?: number
+  readonly hwAddress?: string
+  readonly validLifetime: number
+  readonly cltt: number
+  readonly hostname?: string
+  readonly userContext?: unknown
+  readonly expiresAt: string
+  readonly storedAt: string
+}
+interface LeaseUploadOut {
+  readonly grants: readonly { readonly grant: string; readonly stored: number }[]
+  readonly stored: number
+}
 interface Items<T> {
   readonly items: readonly T[]
 }
@@ -270,6 +287,10 @@ class Client {
 
   del(url: string, o?: ReqOptions): Promise<Res> {
     return this.req('DELETE', url, o)
+  }
+
+  put(url: string, body: unknown, o: ReqOptions = {}): Promise<Res> {
+    return this.req('PUT', url, { ...o, body })
   }
 }
 
@@ -2732,6 +2753,208 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
       assert.match(m.text, /^casm_loop_messages_total\{type="status-report"\} \d+$/m)
       assert.match(m.text, /^casm_loop_decisions_total\{kind="grant"\} \d+$/m)
       assert.match(m.text, /^casm_agent_streams \d+$/m)
+    })
+
+    it('lease replay: snapshots per grant, checked whole; read back by the device and by operators', async () => {
+      const a = await loopSetUp('lease-a', '10.60.10.0/24')
+      const b = await loopSetUp('lease-b', '10.60.11.0/24')
+      const grantOf = async (send: typeof a.send) =>
+        ok<{ grants: { grant: string; prefix: string }[] }>(await send({ type: 'pool-request' }))
+          .grants[0] ?? assert.fail('no grant')
+      const g1 = await grantOf(a.send)
+      const g2 = await grantOf(a.send)
+      const theirs = await grantOf(b.send)
+      assert.deepEqual([g1.prefix, g2.prefix], ['10.60.10.0/28', '10.60.10.16/28'])
+      const cltt = Math.floor(h.clock.now() / 1000)
+      const lease = (address: string, fields: Record<string, unknown> = {}) => ({
+        kind: 'v4',
+        address,
+        hwAddress: '1a:1b:1c:1d:1e:1f',
+        validLifetime: 3600,
+        cltt,
+        ...fields,
+      })
+      const mine = '/api/v1/agent/leases?includeExpired=true'
+      const watch = [mine]
+      const put = (c: Client, grants: unknown) => () => c.put('/api/v1/agent/leases', { grants })
+      /** An upload of `a` that must be refused and leave its stored leases as they were. */
+      const refusedUpload = (grants: unknown, status: number, code: string) =>
+        h.refuse(put(a.dev, grants), status, code, watch, a.dev)
+
+      // A good upload: counts per grant; no event; read back in canonical form.
+      const events = await h.eventCount()
+      const stored = ok<LeaseUploadOut>(
+        await put(a.dev, [
+          {
+            grant: g1.grant,
+            leases: [
+              lease('10.60.10.5', { hostname: 'cpe-5', userContext: { line: 'dsl-5' } }),
+              lease('10.60.10.3'),
+            ],
+          },
+          { grant: g2.grant, leases: [lease('10.60.10.17', { validLifetime: 60 })] },
+        ])(),
+      )
+      assert.deepEqual(stored, {
+        grants: [
+          { grant: g1.grant, stored: 2 },
+          { grant: g2.grant, stored: 1 },
+        ],
+        stored: 3,
+      })
+      assert.equal(await h.eventCount(), events, 'an upload writes no event')
+      const read = ok<Page<LeaseOut>>(await a.dev.get('/api/v1/agent/leases'))
+      assert.equal(read.next, null)
+      assert.deepEqual(
+        read.items.map((l) => [l.grant, l.address]),
+        [
+          [g1.grant, '10.60.10.3'],
+          [g1.grant, '10.60.10.5'],
+          [g2.grant, '10.60.10.17'],
+        ],
+      )
+      assert.deepEqual(read.items[1], {
+        grant: g1.grant,
+        ...lease('10.60.10.5', { hostname: 'cpe-5', userContext: { line: 'dsl-5' } }),
+        expiresAt: iso((cltt + 3600) * 1000),
+        storedAt: iso(h.clock.now()),
+      })
+
+      // Refusals change nothing: a lease outside its grant, another device's grant, a grant
+      // twice, a lease twice, an operator's token, more than 100,000 leases.
+      const outside = await refusedUpload(
+        [
+          { grant: g2.grant, leases: [] },
+          { grant: g1.grant, leases: [lease('10.60.10.6'), lease('10.60.10.16')] },
+        ],
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+      assert.match(outside.message, /^\/grants\/1\/leases\/1\/address: 10\.60\.10\.16 is outside/)
+      await refusedUpload([{ grant: theirs.grant, leases: [] }], 404, 'CASM_ERR_NOT_FOUND')
+      await refusedUpload(
+        [{ grant: g1.grant, leases: [lease('10.60.10.4'), lease('10.60.10.4')] }],
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+      await refusedUpload(
+        [
+          { grant: g1.grant, leases: [] },
+          { grant: g1.grant, leases: [] },
+        ],
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+      await refusedUpload(
+        [{ grant: g1.grant, leases: [{ ...lease('10.60.10.4'), hwAddress: 'xyz' }] }],
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+      await h.refuse(put(root, [{ grant: g1.grant, leases: [] }]), 403, 'CASM_ERR_FORBIDDEN')
+      const many = (n: number) => Array.from({ length: n }, () => lease('10.60.10.4'))
+      const tooMany = await refusedUpload(
+        [
+          { grant: g1.grant, leases: many(50_000) },
+          { grant: g2.grant, leases: many(50_001) },
+        ],
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+      assert.match(tooMany.message, /at most 100000 leases, this one 100001/)
+
+      // A snapshot replaces its grant's leases only; an empty one leaves none.
+      ok(await put(a.dev, [{ grant: g1.grant, leases: [lease('10.60.10.9')] }])())
+      const replaced = ok<Page<LeaseOut>>(await a.dev.get('/api/v1/agent/leases')).items
+      assert.deepEqual(
+        replaced.map((l) => l.address),
+        ['10.60.10.9', '10.60.10.17'],
+      )
+      ok(await put(a.dev, [{ grant: g1.grant, leases: [] }])())
+      ok(
+        await put(a.dev, [
+          { grant: g1.grant, leases: [lease('10.60.10.9'), lease('10.60.10.1')] },
+        ])(),
+      )
+
+      // Ended leases are left out unless asked for; pages follow the cursor.
+      h.clock.advance(61_000)
+      const live = ok<Page<LeaseOut>>(await a.dev.get('/api/v1/agent/leases')).items
+      assert.deepEqual(
+        live.map((l) => l.address),
+        ['10.60.10.1', '10.60.10.9'],
+      )
+      const pages = await allPages<LeaseOut>(a.dev, mine, 2)
+      assert.deepEqual(
+        pages.map((p) => p.map((l) => l.address)),
+        [['10.60.10.1', '10.60.10.9'], ['10.60.10.17']],
+      )
+      const only = ok<Page<LeaseOut>>(
+        await a.dev.get(`/api/v1/agent/leases?grant=${g2.grant}&includeExpired=true`),
+      ).items
+      assert.deepEqual(
+        only.map((l) => l.address),
+        ['10.60.10.17'],
+      )
+      const both = ok<Page<LeaseOut>>(
+        await a.dev.get(`/api/v1/agent/leases?grant=${g2.grant}&grant=${g1.grant}`),
+      ).items
+      assert.deepEqual(
+        both.map((l) => l.address),
+        ['10.60.10.1', '10.60.10.9'],
+        'repeated grant: either one (the one of g2 has ended)',
+      )
+      await h.refuse(
+        () => a.dev.get(`/api/v1/agent/leases?grant=${theirs.grant}`),
+        404,
+        'CASM_ERR_NOT_FOUND',
+      )
+      await h.refuse(
+        () => a.dev.get('/api/v1/agent/leases?after=not-a-cursor'),
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+      await h.refuse(() => root.get('/api/v1/agent/leases'), 403, 'CASM_ERR_FORBIDDEN')
+
+      // Operators and viewers read a device's leases in their tenant; devices may not.
+      const byRoot = ok<Page<LeaseOut>>(
+        await root.get('/api/v1/devices/lease-a-dev/leases?includeExpired=true'),
+      )
+      assert.deepEqual(byRoot, ok<Page<LeaseOut>>(await a.dev.get(mine)))
+      const viewer = ok<TokenCreated>(
+        await root.post('/api/v1/tokens', { name: 'lease-viewer', role: 'viewer' }),
+        201,
+      )
+      assert.equal(
+        ok<Page<LeaseOut>>(await h.as(viewer.secret).get('/api/v1/devices/lease-a-dev/leases'))
+          .items.length,
+        2,
+      )
+      await h.refuse(
+        () => a.dev.get('/api/v1/devices/lease-a-dev/leases'),
+        403,
+        'CASM_ERR_FORBIDDEN',
+      )
+      ok(await root.post('/api/v1/tenants', { name: 'lease-t2' }), 201)
+      await h.refuse(
+        () => h.as(h.rootSecret, 'lease-t2').get('/api/v1/devices/lease-a-dev/leases'),
+        404,
+        'CASM_ERR_NOT_FOUND',
+      )
+
+      // A released grant's leases go with it, and it takes no more.
+      ok(await a.send({ type: 'release-request', grants: [g1.grant] }))
+      assert.deepEqual(
+        ok<Page<LeaseOut>>(await a.dev.get(mine)).items.map((l) => l.grant),
+        [g2.grant],
+      )
+      assert.deepEqual(
+        ok<Page<LeaseOut>>(await a.dev.get(`/api/v1/agent/leases?grant=${g1.grant}`)).items,
+        [],
+      )
+      await refusedUpload([{ grant: g1.grant, leases: [] }], 409, 'CASM_ERR_OUT_OF_ORDER')
+      const m = await h.as(null).get('/metrics')
+      assert.match(m.text, /^casm_lease_uploads_total [1-9]\d*$/m)
+      assert.match(m.text, /^casm_lease_upload_leases_total [1-9]\d*$/m)
     })
   })
 }

@@ -59,6 +59,7 @@ export interface AgentCommandInput {
   keaSubnetIdBase: string
   leaseUpload: string
   leaseReplay: string
+  watch?: string | undefined
   speed: string
   requestTimeout: string
   tick: string
@@ -81,6 +82,8 @@ export interface AgentCommandOptions {
   /** Seconds between lease uploads (0: none), and whether to replay into an emptied server. */
   readonly leaseUploadSeconds: number
   readonly leaseReplay: 'auto' | 'never'
+  /** Milliseconds between looks at usage for an early report (kea only; undefined: off). */
+  readonly watchMs: number | undefined
   readonly requestTimeoutMs: number
   readonly tickMs: number
   readonly json: boolean
@@ -166,6 +169,11 @@ export function parseAgentOptions(o: AgentCommandInput): AgentCommandOptions {
     throw bad(`--lease-upload '${o.leaseUpload}' is not a number of seconds >= 0 (0 turns uploads off)`, '--lease-upload')
   if (o.leaseReplay !== 'auto' && o.leaseReplay !== 'never')
     throw bad(`--lease-replay '${o.leaseReplay}' is unknown; use auto or never`, '--lease-replay')
+  if (o.watch !== undefined && o.backend !== 'kea')
+    throw bad('--watch goes with --backend kea (the sim and exec backends report on their timer)', '--watch')
+  const watch = o.watch === undefined ? 0.25 : Number(o.watch)
+  if (!Number.isFinite(watch) || watch < 0)
+    throw bad(`--watch '${o.watch ?? ''}' is not a number of seconds >= 0 (0 turns it off)`, '--watch')
   const seed = Number(o.simSeed)
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
     throw bad(`--sim-seed '${o.simSeed}' is not a whole number 0..4294967295`, '--sim-seed')
@@ -189,6 +197,7 @@ export function parseAgentOptions(o: AgentCommandInput): AgentCommandOptions {
     kea,
     leaseUploadSeconds,
     leaseReplay: o.leaseReplay,
+    watchMs: o.backend === 'kea' && watch > 0 ? watch * 1000 : undefined,
     requestTimeoutMs: positive(o.requestTimeout, '--request-timeout') * 1000,
     tickMs: positive(o.tick, '--tick') * 1000,
     json: o.json === true,
@@ -353,6 +362,10 @@ export function agentCommand(): Command {
     .option('--kea-owner <tag>', "kea: tag of this agent's subnets (one per agent sharing a Kea)", 'casm')
     .option('--kea-subnet-id-base <n>', 'kea: lowest subnet id casm gives its subnets', '1000000')
     .option('--lease-upload <s>', 'kea: seconds between lease uploads to the coordinator (0: never)', '60')
+    .option(
+      '--watch <s>',
+      'kea: seconds between looks at usage; crossing the high watermark is reported at once (0: off)',
+    )
     .option('--lease-replay <mode>', 'kea: auto (replay stored leases into a server that lost them) or never', 'auto')
     .option('--request-timeout <s>', 'seconds to wait for the coordinator', '10')
     .option('--tick <s>', 'seconds between checks of the timers (reports, renewals)', '1')
@@ -385,6 +398,7 @@ export function agentCommand(): Command {
         ...(o.backend === 'kea' && o.leaseUploadSeconds > 0
           ? { leases: { client, intervalMs: o.leaseUploadSeconds * 1000, replay: o.leaseReplay } }
           : {}),
+        ...(o.watchMs === undefined ? {} : { watchMs: o.watchMs }),
         ...(o.family === undefined ? {} : { family: o.family }),
       })
       const onSignal = (signal: NodeJS.Signals): void => {

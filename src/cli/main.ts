@@ -10,6 +10,7 @@ import { isCasmError } from '../errors/casm-error.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { eventsCommand, tokenCommand } from './admin-commands.js'
 import { agentCommand } from './agent-command.js'
+import { demoCommand } from './demo-command.js'
 import { ipCommand } from './ip-command.js'
 import { serveCommand } from './serve-command.js'
 import { createOutput } from './output.js'
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   program.addCommand(eventsCommand(out))
   program.addCommand(ipCommand(out))
   program.addCommand(agentCommand())
+  program.addCommand(demoCommand())
   applyToAll(program, (c) => c.exitOverride().showHelpAfterError('(run with --help for usage)'))
   return program
 }

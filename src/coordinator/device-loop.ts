@@ -590,6 +590,7 @@ async function hello(
     grants: v.grants.map((g) => infoOf(v, g)),
     remove,
     reportInterval: policy?.reportInterval ?? 10,
+    ...(policy === undefined ? {} : { highWatermark: policy.highWatermark }),
     renewBefore: Number.isFinite(lifetime) ? Math.max(1, Math.floor(lifetime / 2)) : 0,
     lastEventId: loop.streamSeq,
   }

@@ -3,9 +3,10 @@
  * agent stores the leases its DHCP server gave out of the device's grants, one snapshot per
  * grant, and fetches them back to replay them into a replacement server.
  *
- * - An upload is checked whole before anything is written: every grant must be a live grant of
- *   the calling device and every lease must lie inside its grant; one bad row refuses the upload
- *   and nothing changes. Each grant's snapshot then replaces what was stored for it.
+ * - An upload is checked whole before anything is written, outside the writer: every grant must
+ *   be a live grant of the calling device and every lease must lie inside its grant; one bad row
+ *   refuses the upload and nothing changes. Under the writer the grants are checked again and each
+ *   grant's snapshot replaces what was stored for it.
  * - Uploads write no event: they come every few tens of seconds from every device and change no
  *   address space, so they would drown the hash-chained audit trail. `/metrics` counts them
  *   (`casm_lease_uploads_total`, `casm_lease_upload_leases_total`) and each lease carries the
@@ -27,6 +28,7 @@ import {
 } from '../domain/device-lease.js'
 import { type Caller, notFound, requireRole } from './caller.js'
 import { type HeldGrants, callingDevice, heldGrants, liveGrant, ownGrant } from './device-loop.js'
+import type { Device } from '../domain/model.js'
 import type { DeviceLeaseRow, StoreReader } from './store.js'
 import type { WriteOp } from './writer.js'
 
@@ -70,55 +72,80 @@ function invalid(path: string, message: string, value?: unknown): CasmError {
   })
 }
 
+/** An upload checked whole against committed data, ready for {@link storeLeases}. */
+export interface CheckedUpload {
+  readonly device: Device
+  readonly snapshots: readonly { readonly grant: string; readonly rows: DeviceLeaseRow[] }[]
+  readonly stored: number
+}
+
 /**
- * Stores the calling device's lease snapshots: each listed grant's leases replace the ones stored
- * for it. Needs a device token.
+ * Checks the calling device's upload, on committed data and outside the writer (a large upload
+ * costs the writer only its rows): every grant a live grant of the device, every lease inside its
+ * grant, well formed and there once. Needs a device token.
  *
  * @throws CasmError `CASM_ERR_VALIDATION` (a lease outside its grant, malformed or twice; more than
  *   {@link MAX_LEASES_PER_UPLOAD} leases; a grant twice), `CASM_ERR_NOT_FOUND` (a grant that is
  *   not the device's), `CASM_ERR_OUT_OF_ORDER` (a grant no longer live), `CASM_ERR_FORBIDDEN`.
  */
-export function uploadLeases(c: Caller, upload: LeaseUpload): WriteOp<LeaseUploadResult> {
+export async function checkUpload(
+  reader: StoreReader,
+  c: Caller,
+  upload: LeaseUpload,
+  now: number,
+): Promise<CheckedUpload> {
+  const device = await callingDevice(reader, c)
+  const stored = upload.grants.reduce((n, g) => n + g.leases.length, 0)
+  if (stored > MAX_LEASES_PER_UPLOAD) {
+    throw invalid(
+      '/grants',
+      `an upload holds at most ${MAX_LEASES_PER_UPLOAD} leases, this one ${stored}: send the grants in several uploads`,
+    )
+  }
+  const ids = upload.grants.map((g) => g.grant)
+  if (new Set(ids).size !== ids.length) throw invalid('/grants', 'names a grant twice')
+  const held = await heldGrants(reader, device)
+  const snapshots: { grant: string; rows: DeviceLeaseRow[] }[] = []
+  for (const [i, entry] of upload.grants.entries()) {
+    const row = await liveGrant(reader, held, entry.grant)
+    const grant = { id: row.id, prefix: Prefix.of(row.family, row.first, row.length) }
+    const rows = new Map<string, DeviceLeaseRow>()
+    for (const [j, input] of entry.leases.entries()) {
+      const path = `/grants/${i}/leases/${j}`
+      const { key, lease, expiresAt } = checkLease(grant, input, path)
+      if (rows.has(key)) throw invalid(`${path}/address`, `${key} is in the snapshot twice`, key)
+      const { grant: _grant, ...payload } = lease
+      rows.set(key, {
+        tenantId: device.tenantId,
+        deviceId: device.id,
+        grantId: row.id,
+        address: key,
+        kind: lease.kind,
+        lease: payload,
+        expiresAt,
+        storedAt: now,
+      })
+    }
+    snapshots.push({ grant: row.id, rows: [...rows.values()] })
+  }
+  return { device, snapshots, stored }
+}
+
+/**
+ * Stores a checked upload: each grant's snapshot replaces the leases stored for it. The grants
+ * are checked again under the writer (one may have been released meanwhile).
+ *
+ * @throws CasmError `CASM_ERR_OUT_OF_ORDER` (a grant released since the check),
+ *   `CASM_ERR_NOT_FOUND` (the device is gone).
+ */
+export function storeLeases(c: Caller, checked: CheckedUpload): WriteOp<LeaseUploadResult> {
   return async (ctx) => {
-    const device = await callingDevice(ctx.tx, c)
-    const total = upload.grants.reduce((n, g) => n + g.leases.length, 0)
-    if (total > MAX_LEASES_PER_UPLOAD) {
-      throw invalid(
-        '/grants',
-        `an upload holds at most ${MAX_LEASES_PER_UPLOAD} leases, this one ${total}: send the grants in several uploads`,
-      )
-    }
-    const ids = upload.grants.map((g) => g.grant)
-    if (new Set(ids).size !== ids.length) throw invalid('/grants', 'names a grant twice')
-    // Check everything first: a refused upload stores nothing.
-    const held = await heldGrants(ctx.tx, device)
-    const snapshots: { grant: string; rows: DeviceLeaseRow[] }[] = []
-    for (const [i, entry] of upload.grants.entries()) {
-      const row = await liveGrant(ctx.tx, held, entry.grant)
-      const grant = { id: row.id, prefix: Prefix.of(row.family, row.first, row.length) }
-      const rows = new Map<string, DeviceLeaseRow>()
-      for (const [j, input] of entry.leases.entries()) {
-        const path = `/grants/${i}/leases/${j}`
-        const { key, lease, expiresAt } = checkLease(grant, input, path)
-        if (rows.has(key)) throw invalid(`${path}/address`, `${key} is in the snapshot twice`, key)
-        const { grant: _grant, ...payload } = lease
-        rows.set(key, {
-          tenantId: device.tenantId,
-          deviceId: device.id,
-          grantId: row.id,
-          address: key,
-          kind: lease.kind,
-          lease: payload,
-          expiresAt,
-          storedAt: ctx.now,
-        })
-      }
-      snapshots.push({ grant: row.id, rows: [...rows.values()] })
-    }
-    for (const s of snapshots) await ctx.tx.replaceGrantLeases(s.grant, s.rows)
+    const held = await heldGrants(ctx.tx, await callingDevice(ctx.tx, c))
+    for (const s of checked.snapshots) await liveGrant(ctx.tx, held, s.grant)
+    for (const s of checked.snapshots) await ctx.tx.replaceGrantLeases(s.grant, s.rows)
     return {
-      grants: snapshots.map((s) => ({ grant: s.grant, stored: s.rows.length })),
-      stored: total,
+      grants: checked.snapshots.map((s) => ({ grant: s.grant, stored: s.rows.length })),
+      stored: checked.stored,
     }
   }
 }

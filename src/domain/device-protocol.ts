@@ -159,6 +159,12 @@ export interface SyncMessage extends MessageHeader {
   readonly remove: readonly { readonly prefix: string; readonly reason: string }[]
   /** Seconds between status reports. */
   readonly reportInterval: number
+  /**
+   * Utilisation (0..1) at which the coordinator grows the device. An agent that watches its
+   * usage more often than it reports sends a report at once when it crosses this, so growth
+   * does not wait for the next report. Absent from coordinators before it was added.
+   */
+  readonly highWatermark?: number
   /** Renew a grant this many seconds before it expires. */
   readonly renewBefore: number
   /** The newest stream event id: events after it are still to come on the stream. */

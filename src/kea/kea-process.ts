@@ -255,6 +255,8 @@ export class KeaProcess {
   readonly leaseFile: string
   /** The configuration as generated (the file may since have been rewritten by config-write). */
   readonly config: KeaConfig
+  /** The shared network that relayed traffic selects. */
+  readonly sharedNetwork: string
   private readonly ownsDir: boolean
   private child: ChildProcess | undefined
   private exited: Promise<void> = Promise.resolve()
@@ -279,6 +281,7 @@ export class KeaProcess {
         `the control socket path ${this.socketPath} is longer than ${MAX_SOCKET_PATH} bytes`,
         { dir: this.dir },
       )
+    this.sharedNetwork = options.sharedNetwork ?? 'casm'
     this.config = this.generate(options)
     writeFileSync(this.configPath, `${JSON.stringify(this.config, null, 2)}\n`)
   }
@@ -310,7 +313,7 @@ export class KeaProcess {
       'hooks-libraries': HOOKS.map((h) => ({ library: join(hooks, h) })),
       'shared-networks': [
         {
-          name: o.sharedNetwork ?? 'casm',
+          name: this.sharedNetwork,
           relay: { 'ip-addresses': o.relay ?? [LOOPBACK[o.service]] },
           [v4 ? 'subnet4' : 'subnet6']: [],
         },
@@ -332,6 +335,11 @@ export class KeaProcess {
   /** The program: `kea-dhcp4` or `kea-dhcp6`. */
   get program(): string {
     return `kea-${this.service}`
+  }
+
+  /** Both ports, to spread into perfdhcp's or a probe's options. */
+  get ports(): DhcpPorts {
+    return { serverPort: this.serverPort, clientPort: this.clientPort }
   }
 
   /** The server's process id while it runs. */
@@ -451,6 +459,33 @@ export class KeaProcess {
   async dispose(): Promise<void> {
     await this.kill()
     if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  /**
+   * Replaces the subnets of the shared network (by `config-get` and `config-set`) and throws
+   * `CASM_ERR_BACKEND` with Kea's text when Kea refuses. For tests and demos, which write the
+   * subnets themselves.
+   *
+   * @example
+   * ```ts
+   * await kea.setSubnets([{ id: 1, subnet: '10.0.0.0/24', pools: [{ pool: '10.0.0.0/24' }] }])
+   * ```
+   */
+  async setSubnets(subnets: readonly Readonly<Record<string, unknown>>[]): Promise<void> {
+    const root = this.service === 'dhcp4' ? 'Dhcp4' : 'Dhcp6'
+    const got = await this.command<Record<string, Record<string, unknown>>>('config-get')
+    const config = got.arguments?.[root]
+    const networks = config?.['shared-networks']
+    if (got.result !== 0 || config === undefined || !Array.isArray(networks))
+      throw new CasmError('CASM_ERR_BACKEND', `config-get: ${got.text ?? 'no configuration'}`)
+    const network = (networks as Record<string, unknown>[]).find(
+      (n) => n['name'] === this.sharedNetwork,
+    )
+    if (network === undefined)
+      throw new CasmError('CASM_ERR_BACKEND', `no shared network ${this.sharedNetwork} in Kea`)
+    network[this.service === 'dhcp4' ? 'subnet4' : 'subnet6'] = subnets
+    const set = await this.command('config-set', { [root]: config })
+    if (set.result !== 0) throw new CasmError('CASM_ERR_BACKEND', `config-set: ${set.text ?? ''}`)
   }
 
   /**

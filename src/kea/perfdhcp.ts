@@ -37,11 +37,14 @@ export interface PerfdhcpOptions {
   readonly clientPort: number
   /** DHCPv6: what to ask for (`-e`, default `address-only`). */
   readonly leaseType?: PerfdhcpLeaseType
-  /** New exchanges per second (`-r`); without it perfdhcp does a single exchange. */
+  /**
+   * New exchanges per second (`-r`). Give one: without it perfdhcp sends as fast as it can and
+   * `requests` counts completed exchanges, so it resends until that many are answered.
+   */
   readonly rate?: number
   /** Number of distinct clients (`-R`, default 1). */
   readonly clients?: number
-  /** Seconds to send for (`-p`). */
+  /** Whole seconds to send for (`-p`). */
   readonly duration?: number
   /** Exchanges to start (`-n`). */
   readonly requests?: number
@@ -51,7 +54,10 @@ export interface PerfdhcpOptions {
   readonly releaseRate?: number
   /** Seed of the random generator (`-s`): the same seed, the same clients. */
   readonly seed?: number
-  /** After the last request, how long to wait for answers (`-W`), in milliseconds. */
+  /**
+   * After the last request, how long to wait for answers (`-W`), in milliseconds. Default 1000
+   * with `requests` (perfdhcp's own, 0, ends a `-n` run before the last answers arrive), else 0.
+   */
   readonly exitWaitMs?: number
   /** Seconds after which a request counts as lost (`-d`, default 1). */
   readonly dropTime?: number
@@ -156,9 +162,17 @@ function positive(name: string, value: number | undefined, integer: boolean): vo
  */
 export function perfdhcpArgs(o: PerfdhcpOptions): string[] {
   const integers = ['serverPort', 'clientPort', 'clients', 'requests', 'seed', 'rate'] as const
-  for (const name of [...integers, 'renewRate', 'releaseRate', 'reportInterval'] as const)
+  for (const name of [
+    ...integers,
+    'renewRate',
+    'releaseRate',
+    'duration',
+    'reportInterval',
+  ] as const)
     positive(name, o[name], true)
-  for (const name of ['duration', 'dropTime', 'exitWaitMs'] as const) positive(name, o[name], false)
+  positive('dropTime', o.dropTime, false)
+  if (o.exitWaitMs !== undefined && !(o.exitWaitMs >= 0))
+    throw new CasmError('CASM_ERR_INVALID_ARGUMENT', 'perfdhcp exitWaitMs must be 0 or more')
   if ((o.renewRate !== undefined || o.releaseRate !== undefined) && o.rate === undefined)
     throw new CasmError(
       'CASM_ERR_INVALID_ARGUMENT',
@@ -175,6 +189,7 @@ export function perfdhcpArgs(o: PerfdhcpOptions): string[] {
   const args = v4 ? ['-4', '-l', '127.0.0.1'] : ['-6', '-l', 'lo', '-A', '1']
   args.push('-L', String(o.clientPort), '-N', String(o.serverPort))
   if (!v4) args.push('-e', o.leaseType ?? 'address-only')
+  const exitWaitMs = o.exitWaitMs ?? (o.requests === undefined ? undefined : 1000)
   const flags: readonly [string, number | undefined][] = [
     ['-r', o.rate],
     ['-R', o.clients],
@@ -183,7 +198,7 @@ export function perfdhcpArgs(o: PerfdhcpOptions): string[] {
     ['-f', o.renewRate],
     ['-F', o.releaseRate],
     ['-s', o.seed],
-    ['-W', o.exitWaitMs === undefined ? undefined : Math.round(o.exitWaitMs * 1000)],
+    ['-W', exitWaitMs === undefined ? undefined : Math.round(exitWaitMs * 1000)],
     ['-d', o.dropTime],
     ['-t', o.reportInterval],
   ]
@@ -358,7 +373,7 @@ function spawnPerfdhcp(options: PerfdhcpOptions): PerfdhcpRun {
         return
       }
       const why = spawnError?.message ?? `exit code ${String(code)}`
-      const tail = `${stderr}\n${stdout}`.trim().slice(-2_000)
+      const tail = (stderr.trim() === '' ? stdout : stderr).trim().slice(-2_000)
       const message = `perfdhcp ${args.join(' ')} failed (${why}):\n${tail}`
       reject(new CasmError('CASM_ERR_BACKEND', message, { args }))
     })

@@ -1317,7 +1317,7 @@ class SqlWriteTx extends SqlReader implements WriteTx {
     await this.deleteGrantLeases(grantId)
     const one = '(?, ?, ?, ?, ?, ?, ?, ?)'
     // As for units: many rows per statement on PostgreSQL, one prepared row on SQLite.
-    const chunk = this.dialect === 'postgres' ? 500 : 1
+    const chunk = this.dialect === 'postgres' ? 500 : 100
     for (let i = 0; i < rows.length; i += chunk) {
       const part = rows.slice(i, i + chunk)
       await this.q.run(

@@ -40,6 +40,7 @@ import { newId } from '../coordinator/ids.js'
 import { ChainMovedError } from '../coordinator/store.js'
 import type {
   AlertRow,
+  DeviceLeaseRow,
   DeviceLoopRow,
   DeviceMessageRow,
   GrantStatusRow,
@@ -232,6 +233,33 @@ function makeUnit(pool: Pool, prefix: string, fields: Partial<AllocationRow> = {
     releasedAt: null,
     quarantineUntil: null,
     changedVersion: 1,
+    ...fields,
+  }
+}
+
+/** A stored lease of `grant` at `address` (a v4 lease unless `fields` say otherwise). */
+function makeLease(
+  grant: AllocationRow,
+  address: string,
+  fields: Partial<DeviceLeaseRow> = {},
+): DeviceLeaseRow {
+  return {
+    tenantId: grant.tenantId,
+    deviceId: grant.deviceId ?? 'dev_none',
+    grantId: grant.id,
+    address,
+    kind: 'v4',
+    lease: {
+      kind: 'v4',
+      address,
+      hwAddress: '1a:1b:1c:1d:1e:1f',
+      validLifetime: 3600,
+      cltt: T0 / 1000,
+      hostname: 'cpe "7" ✓',
+      userContext: { site: { rack: 12, tags: ['a', null] } },
+    },
+    expiresAt: T0 + 3_600_000,
+    storedAt: T0,
     ...fields,
   }
 }
@@ -518,6 +546,43 @@ export function runStoreSuite(name: string, open: OpenStore): void {
         })
         const read = await store.reader.getPool(tenant.id, pool.id)
         assert.deepEqual(read?.policy, pool.policy, 'an old policy reads with the new defaults')
+        // Every later version is in place: the loop's tables (2) and lease replay (3).
+        const device = makeDevice(tenant)
+        const unit = makeUnit(pool, '100.64.0.0/24', { deviceId: device.id })
+        const status: GrantStatusRow = {
+          grantId: unit.id,
+          deviceId: device.id,
+          pinned: false,
+          drainCause: null,
+          movingTo: null,
+          used: 3,
+          peak: 3,
+          average: 3,
+          ports: null,
+          plane: null,
+          reportedAt: T0,
+          confirmedAt: null,
+          servedState: null,
+          drainSeq: null,
+        }
+        const lease = makeLease(unit, '100.64.0.9')
+        await store.write(async (tx) => {
+          await tx.insertDevice(device)
+          await tx.insertAllocations([unit])
+          await tx.putGrantStatus([status])
+          await tx.replaceGrantLeases(unit.id, [lease])
+        })
+        assert.deepEqual(await store.reader.getGrantStatus(unit.id), status)
+        assert.deepEqual(await store.reader.deviceLeases(device.id, { limit: 10 }), [lease])
+        const check = rawDriver(store)
+        try {
+          assert.deepEqual(
+            await migrationRows(check),
+            MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+          )
+        } finally {
+          await check.close()
+        }
       })
     })
 
@@ -1220,6 +1285,106 @@ export function runStoreSuite(name: string, open: OpenStore): void {
         ...held,
         deviceId: null,
       })
+    })
+
+    test('device leases: a snapshot per grant, read per device in (grant, address) order', async (store) => {
+      const w = await seed(store)
+      const g = makeUnit(w.pool, '100.64.0.0/28', { deviceId: w.device.id })
+      const h = makeUnit(w.pool, '100.64.0.16/28', { deviceId: w.device.id })
+      await store.write((tx) => tx.insertAllocations([g, h]))
+      // Text order of the addresses, not numeric order: the cursor pages by it on both stores.
+      const gLeases = ['100.64.0.10', '100.64.0.1', '100.64.0.2'].map((a) => makeLease(g, a))
+      const hLease = makeLease(h, '100.64.0.17', { expiresAt: T0 + 10 })
+      await store.write(async (tx) => {
+        await tx.replaceGrantLeases(g.id, gLeases)
+        await tx.replaceGrantLeases(h.id, [hLease])
+      })
+      const [l1, l10, l2] = [gLeases[1], gLeases[0], gLeases[2]] as DeviceLeaseRow[]
+      const all = await store.reader.deviceLeases(w.device.id, { limit: 10 })
+      assert.deepEqual(all, [l1, l10, l2, hLease], 'exact rows, JSON included')
+      assert.deepEqual(await store.reader.deviceLeases(w.device.id, { limit: 2 }), [l1, l10])
+      assert.deepEqual(
+        await store.reader.deviceLeases(w.device.id, {
+          after: { grantId: g.id, address: '100.64.0.10' },
+          limit: 10,
+        }),
+        [l2, hLease],
+      )
+      assert.deepEqual(
+        await store.reader.deviceLeases(w.device.id, { grantIds: [h.id], limit: 10 }),
+        [hLease],
+      )
+      assert.deepEqual(await store.reader.deviceLeases(w.device.id, { grantIds: [], limit: 9 }), [])
+      assert.deepEqual(
+        await store.reader.deviceLeases(w.device.id, { liveAt: T0 + 10, limit: 10 }),
+        [l1, l10, l2],
+        'a lease ending at liveAt has ended',
+      )
+      // A snapshot replaces the grant's leases and leaves the other grant's alone.
+      const again = makeLease(g, '100.64.0.1', { storedAt: T0 + 30, expiresAt: T0 + 99 })
+      await store.write((tx) => tx.replaceGrantLeases(g.id, [again]))
+      assert.deepEqual(await store.reader.deviceLeases(w.device.id, { limit: 10 }), [again, hLease])
+      await assert.rejects(
+        store.write((tx) => tx.replaceGrantLeases(g.id, [again, again])),
+        'one lease per address and grant',
+      )
+      await assert.rejects(store.write((tx) => tx.replaceGrantLeases(g.id, [hLease])))
+      await assert.rejects(
+        store.write((tx) => tx.replaceGrantLeases('gr_none', [{ ...again, grantId: 'gr_none' }])),
+        'a lease needs its grant',
+      )
+      assert.deepEqual(await store.reader.deviceLeases(w.device.id, { limit: 10 }), [again, hLease])
+      // Only grants the device holds live are read; deleting forgets.
+      await store.write((tx) => tx.updateAllocation({ ...h, state: 'quarantined' }))
+      assert.deepEqual(await store.reader.deviceLeases(w.device.id, { limit: 10 }), [again])
+      assert.equal(await store.write((tx) => tx.deleteGrantLeases(h.id)), 1)
+      assert.equal(await store.write((tx) => tx.deleteGrantLeases(h.id)), 0)
+      await store.write((tx) => tx.replaceGrantLeases(g.id, []))
+      assert.deepEqual(await store.reader.deviceLeases(w.device.id, { limit: 10 }), [])
+    })
+
+    test('device leases: prefixes for delegation; they go with their grant and their device', async (store) => {
+      const w = await seed(store, 'ipv6', ['2001:db8::/32'])
+      const other = makeDevice(w.tenant, { name: 'other' })
+      await store.write((tx) => tx.insertDevice(other))
+      const g = makeUnit(w.pool, '2001:db8:1::/48', { deviceId: w.device.id })
+      const o = makeUnit(w.pool, '2001:db8:2::/48', { deviceId: other.id })
+      await store.write((tx) => tx.insertAllocations([g, o]))
+      const pd = makeLease(g, '2001:db8:1:100::/56', {
+        kind: 'pd',
+        lease: {
+          kind: 'pd',
+          address: '2001:db8:1:100::',
+          prefixLength: 56,
+          duid: '00:03:00:01:1a:1b',
+          iaid: 4_294_967_295,
+          validLifetime: 4_294_967_295,
+          preferredLifetime: 0,
+          cltt: 253_402_300_799,
+          state: 2,
+        },
+        expiresAt: (253_402_300_799 + 4_294_967_295) * 1000,
+      })
+      const na = makeLease(g, '2001:db8:1::5', { kind: 'na' })
+      const theirs = makeLease(o, '2001:db8:2::5', { kind: 'na' })
+      await store.write(async (tx) => {
+        await tx.replaceGrantLeases(g.id, [pd, na])
+        await tx.replaceGrantLeases(o.id, [theirs])
+      })
+      assert.deepEqual(await store.reader.deviceLeases(w.device.id, { limit: 10 }), [pd, na])
+      assert.deepEqual(await store.reader.deviceLeases(other.id, { limit: 10 }), [theirs])
+      assert.deepEqual(
+        await store.reader.deviceLeases(w.device.id, { grantIds: [o.id], limit: 10 }),
+        [],
+        "another device's grant reads as nothing",
+      )
+      await store.write((tx) => tx.deleteDevice(other.id))
+      assert.deepEqual(await store.reader.deviceLeases(other.id, { limit: 10 }), [])
+      await store.write((tx) => tx.deleteAllocations({ poolId: w.pool.id }))
+      assert.deepEqual(await store.reader.deviceLeases(w.device.id, { limit: 10 }), [])
+      // Nothing is left behind to reappear with a new grant of the same id.
+      await store.write((tx) => tx.insertAllocations([g]))
+      assert.deepEqual(await store.reader.deviceLeases(w.device.id, { limit: 10 }), [])
     })
 
     // ---- reservations --------------------------------------------------------------------

@@ -102,6 +102,8 @@ interface Server {
 }
 
 const DEFAULT_SUBNET_ID_BASE = 1_000_000
+/** Least time between two comparisons of Kea's configuration with the record, in usage calls. */
+const HEAL_EVERY_MS = 2_000
 /** Kea's subnet ids are 32-bit; 0 means "none". */
 const MAX_SUBNET_ID = 0xffffffff
 
@@ -126,6 +128,8 @@ export class KeaBackend implements Backend {
    * may linger in Kea) never names another subnet. */
   #nextSubnetId: number
   readonly #stats = { reapplied: 0, configSets: 0, leases: 0, replayed: 0 }
+  /** When Kea's configuration was last compared with the record (usage may be read often). */
+  #healedAt = Number.NEGATIVE_INFINITY
 
   constructor(options: KeaBackendOptions) {
     if (options.dhcp4 === undefined && options.dhcp6 === undefined)
@@ -226,15 +230,17 @@ export class KeaBackend implements Backend {
   }
 
   /**
-   * Usage from Kea's live leases in each held prefix. First puts back into Kea whatever its
-   * configuration lacks (a restarted server).
+   * Usage from Kea's live leases in each held prefix. First (at most every 2 s) puts back into
+   * Kea whatever its configuration lacks (a restarted server).
    */
   async usage(): Promise<readonly BackendUsage[]> {
     const out: BackendUsage[] = []
     const now = this.#nowSeconds()
     let leases = 0
+    const heal = (this.#options.now?.() ?? Date.now()) - this.#healedAt >= HEAL_EVERY_MS
+    if (heal) this.#healedAt = this.#options.now?.() ?? Date.now()
     for (const [family, server] of this.#servers) {
-      await this.#heal(family, server)
+      if (heal) await this.#heal(family, server)
       for (const e of this.#entries.values()) {
         const p = Prefix.parse(e.prefix)
         if (p.family !== family) continue

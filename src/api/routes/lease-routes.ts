@@ -52,11 +52,20 @@ export function leaseRoutes(app: Api): void {
       body: S.LeaseUpload,
       response: { 200: S.LeaseUploadResult, ...errors },
     },
-    handler: (req, reply) =>
-      mutate(co, req, reply, leases.uploadLeases(callerOf(req), req.body as LeaseUpload), (r) => {
+    handler: async (req, reply) => {
+      const c = callerOf(req)
+      // Checked here, in parallel with other requests; the writer only stores the rows.
+      const checked = await leases.checkUpload(
+        co.reader,
+        c,
+        req.body as LeaseUpload,
+        co.clock.now(),
+      )
+      return mutate(co, req, reply, leases.storeLeases(c, checked), (r) => {
         co.countLeaseUpload(r.stored)
         return r
-      }),
+      })
+    },
   })
 
   app.get('/api/v1/agent/leases', {
