@@ -16,6 +16,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   alloc: async () => (await import('./alloc.bench.js')).cases,
   api: async () => (await import('./api.bench.js')).cases,
   loop: async () => (await import('./loop.bench.js')).cases,
+  kea: async () => (await import('./kea.bench.js')).cases,
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -6,7 +6,9 @@
  * Its exit code alone says little: 0 can mean that nothing was answered (a DHCPv6 run whose
  * REQUESTs all went unanswered), 3 that some exchanges were not completed — and a DHCPv4
  * RELEASE, which has no answer, always counts as dropped. Read {@link PerfdhcpResult.exchanges}
- * or {@link PerfdhcpResult.allAnswered} instead.
+ * or {@link PerfdhcpResult.allAnswered} instead. With few `requests` (`-n`) perfdhcp may stop
+ * before the last exchanges complete, whatever `-W` says (`-n 1` never sees its ACK): for a
+ * handful of clients give a `duration` instead.
  *
  * @module
  */
