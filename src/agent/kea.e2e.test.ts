@@ -220,7 +220,9 @@ describe('casm agent --backend kea with real DHCP traffic', { skip }, () => {
       const first = live(await grantsOf(r.target, r.device))
       assert.equal(first.length, 1)
       // One unit holds 30 addresses (/27) or 16 delegated /56s (/52); more subscribers come.
-      const run = subscribers(r, v6 ? { rate: 2, clients: 80, seconds: 20, seed: 7 } : { rate: 5, clients: 150, seconds: 20, seed: 7 })
+      // 100 (v6) or 200 (v4) exchanges: 99 % leaves room for the one or two packets Kea may drop
+      // while config-set reopens its sockets (docs/kea.md); real clients would send them again.
+      const run = subscribers(r, v6 ? { rate: 5, clients: 150, seconds: 20, seed: 7 } : { rate: 10, clients: 300, seconds: 20, seed: 7 })
       const result = await run.result
       const rate = successRate(result, v6)
       const grown = live(await grantsOf(r.target, r.device))
@@ -240,7 +242,7 @@ describe('casm agent --backend kea with real DHCP traffic', { skip }, () => {
         `success ${(rate * 100).toFixed(2)} %, grew to ${grown.length} grants, ${seen.leases} leases, ${seen.releases} releases`,
       )
       assert.ok(seen.releases >= 2, `releases ${seen.releases}`)
-      assert.ok(seen.leases >= (v6 ? 30 : 80), `leases seen ${seen.leases}`)
+      assert.ok(seen.leases >= (v6 ? 60 : 100), `leases seen ${seen.leases}`)
     })
 
   it('DHCPv4: Kea killed and restarted mid-run comes back with its pools and leases', async () => {

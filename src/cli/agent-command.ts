@@ -171,7 +171,7 @@ export function parseAgentOptions(o: AgentCommandInput): AgentCommandOptions {
     throw bad(`--lease-replay '${o.leaseReplay}' is unknown; use auto or never`, '--lease-replay')
   if (o.watch !== undefined && o.backend !== 'kea')
     throw bad('--watch goes with --backend kea (the sim and exec backends report on their timer)', '--watch')
-  const watch = o.watch === undefined ? 0.25 : Number(o.watch)
+  const watch = o.watch === undefined ? 0.1 : Number(o.watch)
   if (!Number.isFinite(watch) || watch < 0)
     throw bad(`--watch '${o.watch ?? ''}' is not a number of seconds >= 0 (0 turns it off)`, '--watch')
   const seed = Number(o.simSeed)

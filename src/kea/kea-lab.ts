@@ -74,7 +74,7 @@ export interface KeaLabOptions {
   readonly policy: LabPolicy
   /** Lease lifetime in Kea, seconds. */
   readonly validLifetime: number
-  /** The agents' `--watch`, ms (default 250). */
+  /** The agents' `--watch`, ms (default 100). */
   readonly watchMs?: number
   /** Each agent's log lines go here (default: nowhere). */
   readonly log?: (device: string, level: 'info' | 'warn' | 'error', action: string, fields: Readonly<Record<string, unknown>>) => void
@@ -165,7 +165,7 @@ export class KeaLab {
           log: labLogger(name, o.log),
           version: 'lab',
           tickMs: 50,
-          watchMs: o.watchMs ?? 250,
+          watchMs: o.watchMs ?? 100,
           family: o.family,
         })
         devices.push({ name, kea, backend, agent })

@@ -108,6 +108,39 @@ export function usedUnits(
   return Math.min(units, Math.max(1, Math.ceil(share * units)))
 }
 
+/** Kea's per-subnet statistic of leases in use, by mode (Kea ARM, "Statistics"). */
+const ASSIGNED_STAT: Readonly<Record<KeaMode, string>> = {
+  v4: 'assigned-addresses',
+  na: 'assigned-nas',
+  pd: 'assigned-pds',
+}
+
+/**
+ * Leases in use per subnet id from one `statistic-get-all`: cheap enough to read several times
+ * a second whatever the number of subnets. Kea counts a lease until its reclamation runs, so an
+ * expired lease may count for up to `reclaim-timer-wait-time` (10 s by default) after it ended —
+ * fine for deciding to grow, not for deciding a grant is empty (that reads the leases).
+ */
+export async function assignedBySubnet(kea: KeaControl, mode: KeaMode): Promise<Map<number, number>> {
+  const stats = await kea.call<Record<string, [number, string][]>>('statistic-get-all')
+  const out = new Map<number, number>()
+  const suffix = `].${ASSIGNED_STAT[mode]}`
+  for (const [key, values] of Object.entries(stats ?? {})) {
+    if (!key.startsWith('subnet[') || !key.endsWith(suffix)) continue
+    out.set(Number(key.slice(7, -suffix.length)), Number(values[0]?.[0] ?? 0))
+  }
+  return out
+}
+
+/** {@link usedUnits} from a count of leases of `delegatedLength` (pd) or addresses. */
+export function unitsOfCount(count: number, mode: KeaMode, prefix: Prefix, units: number, delegatedLength: number): number {
+  if (mode === 'v4') return Math.min(count, units)
+  if (mode === 'pd') return Math.min(count * 2 ** Math.max(0, 64 - delegatedLength), units)
+  if (count === 0) return 0
+  const share = Number((BigInt(count) * 1_000_000n) / prefix.size) / 1_000_000
+  return Math.min(units, Math.max(1, Math.ceil(share * units)))
+}
+
 /** A live Kea lease in the form the coordinator stores for replay. */
 export function toStoredLease(lease: KeaLease, mode: KeaMode, grant: string): StoredLease {
   const kind: StoredLease['kind'] = mode === 'v4' ? 'v4' : lease.type === 'IA_PD' ? 'pd' : 'na'

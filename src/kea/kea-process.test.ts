@@ -7,6 +7,7 @@ import { rejectsCode } from '../../test/support/throws-code.js'
 import {
   DEFAULT_DHCP_PORTS,
   freeDhcpPorts,
+  keaAvailable,
   KeaProcess,
   type KeaService,
   keaSkipReason,
@@ -75,6 +76,12 @@ describe('KeaProcess configuration', () => {
     assert.deepEqual(at(root, 'shared-networks'), [
       { name: 'edge', relay: { 'ip-addresses': ['::1', 'fe80::1'] }, subnet6: [] },
     ])
+  })
+
+  it('tells why Kea cannot run', () => {
+    const kea = keaAvailable('/nonexistent/hooks')
+    assert.ok(!kea.available)
+    assert.match(kea.reason, /does not run|hooks missing in \/nonexistent/)
   })
 
   it('merges extraConfig into the generated map, or lets a function rewrite it', () => {

@@ -85,7 +85,10 @@ export interface KeaProcessOptions {
   readonly relay?: readonly string[]
   /** Name of the shared network, created without subnets (default `casm`). */
   readonly sharedNetwork?: string
-  /** Seconds between runs of expired-lease reclamation (default 1). */
+  /**
+   * Seconds between runs of expired-lease reclamation (default 1). Reclaimed leases are deleted
+   * at once (`hold-reclaimed-time` 0): lease4/6-get-all lists live leases only.
+   */
   readonly reclaimInterval?: number
   /** Where Kea's hooks are (default Debian's multiarch directory). */
   readonly hooksDir?: string
@@ -237,7 +240,7 @@ process.once('exit', () => {
  * await kea.start()
  * await kea.command('version-get')    // → { result: 0, text: '2.2.0', ... }
  * await kea.stop()
- * kea.dispose()
+ * await kea.dispose()
  * ```
  */
 export class KeaProcess {

@@ -215,7 +215,10 @@ function fingerprint(subnet: Json): string {
     p['delegated-len'],
     p['client-class'] ?? null,
   ])
-  return JSON.stringify([subnet['id'], subnet['subnet'], pools, pd, casmTag(subnet) ?? null])
+  const t = casmTag(subnet)
+  // Kea gives maps back with their keys sorted: compare the tag field by field.
+  const tag = t === undefined ? null : [t.owner, t.prefix, t.grant ?? null, t.state, t.drain]
+  return JSON.stringify([subnet['id'], subnet['subnet'], pools, pd, tag])
 }
 
 /**

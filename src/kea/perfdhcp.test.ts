@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Prefix } from '../ip/index.js'
 import { throwsCode } from '../../test/support/throws-code.js'
-import { type KeaProcess, keaSkipReason, startKea } from './kea-process.js'
+import { type KeaProcess, type KeaService, keaSkipReason, startKea } from './kea-process.js'
 import {
   parsePerfdhcpProgress,
   parsePerfdhcpReport,
@@ -40,32 +40,36 @@ avg delay: n/a
 max delay: n/a
 std deviation: n/a`
 
+/** The final report: rate, malformed packets, then one block per exchange. */
+function report(rate: number, expected: number, blocks: readonly string[]): string {
+  return `***Rate statistics***
+Rate: ${rate} 4-way exchanges/second, expected rate: ${expected}
+
+***Malformed Packets***
+Malformed packets: 0
+${blocks.join('\n')}`
+}
+
 /** `perfdhcp -4 ... -R 50 -r 20 -p 3 -t 1 -f 5 -F 2` against Kea 2.2: exit 3. */
 const V4_OUTPUT = `Running: perfdhcp -4 -l 127.0.0.1 -L 20068 -N 20067 -R 50 -r 20 -p 3 -t 1 -f 5 -F 2 127.0.0.1
 Scenario: basic.
 Multi-thread mode enabled.
 sent: 19/19/3/0; received: 19/19/3/0; drops: 0/0/0/0; rejected: 0/0/0/0
 sent: 39/39/8/2; received: 39/39/8/0; drops: 0/0/0/2; rejected: 0/0/0/0
-***Rate statistics***
-Rate: 14.7485 4-way exchanges/second, expected rate: 20
-
-***Malformed Packets***
-Malformed packets: 0
-${block('DISCOVER-OFFER', 59, 59, DELAYS)}
-${block('REQUEST-ACK', 59, 59, DELAYS)}
-${block('REQUEST-ACK (renewal)', 13, 13, DELAYS)}
-${block('RELEASE', 4, 0, NO_DELAYS)}`
+${report(14.7485, 20, [
+  block('DISCOVER-OFFER', 59, 59, DELAYS),
+  block('REQUEST-ACK', 59, 59, DELAYS),
+  block('REQUEST-ACK (renewal)', 13, 13, DELAYS),
+  block('RELEASE', 4, 0, NO_DELAYS),
+])}`
 
 /** `perfdhcp -6 ... -A 1 -e prefix-only -f 3 -F 2` against Kea 2.2: exit 0. */
-const V6_OUTPUT = `***Rate statistics***
-Rate: 7.248 4-way exchanges/second, expected rate: 10
-
-***Malformed Packets***
-Malformed packets: 0
-${block('SOLICIT-ADVERTISE', 29, 29, DELAYS)}
-${block('REQUEST-REPLY', 29, 29, DELAYS)}
-${block('RENEW-REPLY', 7, 7, DELAYS)}
-${block('RELEASE-REPLY', 4, 4, DELAYS)}`
+const V6_OUTPUT = report(7.248, 10, [
+  block('SOLICIT-ADVERTISE', 29, 29, DELAYS),
+  block('REQUEST-REPLY', 29, 29, DELAYS),
+  block('RENEW-REPLY', 7, 7, DELAYS),
+  block('RELEASE-REPLY', 4, 4, DELAYS),
+])
 
 describe('perfdhcp report parsing', () => {
   it('reads every exchange of a DHCPv4 report, with n/a delays as undefined', () => {
@@ -184,18 +188,27 @@ describe('perfdhcp arguments', () => {
 /** Settings that finish cleanly: the last exchange is not cut off (peers.md §5). */
 const CLEAN_END = { dropTime: 2, exitWaitMs: 1000 } as const
 
+/** A Kea for the enclosing suite, started before its tests and removed after them. */
+function suiteKea(service: KeaService): () => KeaProcess {
+  let kea: KeaProcess | undefined
+  before(async () => {
+    kea = await startKea({ service })
+  })
+  after(() => kea?.dispose())
+  return () => {
+    assert.ok(kea, 'Kea did not start')
+    return kea
+  }
+}
+
 describe('perfdhcp against Kea', { skip: keaSkipReason(), timeout: 60_000 }, () => {
   describe('DHCPv4', () => {
-    let kea: KeaProcess
-    before(async () => {
-      kea = await startKea({ service: 'dhcp4' })
-    })
-    after(() => kea.dispose())
+    const kea = suiteKea('dhcp4')
 
     it('gets no lease while the shared network has no subnet, whatever the exit code', async () => {
       const r = await runPerfdhcp({
         service: 'dhcp4',
-        ...kea.ports,
+        ...kea().ports,
         rate: 2,
         requests: 2,
         dropTime: 0.5,
@@ -205,10 +218,10 @@ describe('perfdhcp against Kea', { skip: keaSkipReason(), timeout: 60_000 }, () 
     })
 
     it('completes every DORA once a subnet is set, and Kea holds the leases', async () => {
-      await kea.setSubnets([{ id: 1, subnet: '10.8.0.0/24', pools: [{ pool: '10.8.0.0/24' }] }])
+      await kea().setSubnets([{ id: 1, subnet: '10.8.0.0/24', pools: [{ pool: '10.8.0.0/24' }] }])
       const r = await runPerfdhcp({
         service: 'dhcp4',
-        ...kea.ports,
+        ...kea().ports,
         clients: 10,
         rate: 20,
         requests: 10,
@@ -217,9 +230,9 @@ describe('perfdhcp against Kea', { skip: keaSkipReason(), timeout: 60_000 }, () 
       assert.equal(r.exitCode, 0, r.stdout)
       assert.ok(r.allAnswered, r.stdout)
       assert.equal(r.exchanges['REQUEST-ACK']?.received, 10)
-      const leases = await kea.command<{ leases: { 'ip-address': string; 'subnet-id': number }[] }>(
-        'lease4-get-all',
-      )
+      const leases = await kea().command<{
+        leases: { 'ip-address': string; 'subnet-id': number }[]
+      }>('lease4-get-all')
       assert.equal(leases.arguments?.leases.length, 10)
       for (const lease of leases.arguments.leases) {
         assert.match(lease['ip-address'], /^10\.8\.0\.\d+$/)
@@ -230,7 +243,7 @@ describe('perfdhcp against Kea', { skip: keaSkipReason(), timeout: 60_000 }, () 
     it('streams progress every second and ends with the report', async () => {
       const run = startPerfdhcp({
         service: 'dhcp4',
-        ...kea.ports,
+        ...kea().ports,
         clients: 20,
         rate: 10,
         duration: 3,
@@ -246,7 +259,7 @@ describe('perfdhcp against Kea', { skip: keaSkipReason(), timeout: 60_000 }, () 
     })
 
     it('stops early and still reports', async () => {
-      const run = startPerfdhcp({ service: 'dhcp4', ...kea.ports, clients: 5, rate: 10 })
+      const run = startPerfdhcp({ service: 'dhcp4', ...kea().ports, clients: 5, rate: 10 })
       for await (const p of run) {
         assert.ok(p.elapsedMs > 0)
         run.stop()
@@ -257,16 +270,12 @@ describe('perfdhcp against Kea', { skip: keaSkipReason(), timeout: 60_000 }, () 
   })
 
   describe('DHCPv6 with prefix delegation', () => {
-    let kea: KeaProcess
-    before(async () => {
-      kea = await startKea({ service: 'dhcp6' })
-    })
-    after(() => kea.dispose())
+    const kea = suiteKea('dhcp6')
 
     it('gets no prefix with no subnet: the ADVERTISE rejects the lease, no REQUEST goes out', async () => {
       const r = await runPerfdhcp({
         service: 'dhcp6',
-        ...kea.ports,
+        ...kea().ports,
         leaseType: 'prefix-only',
         rate: 1,
         requests: 1,
@@ -279,7 +288,7 @@ describe('perfdhcp against Kea', { skip: keaSkipReason(), timeout: 60_000 }, () 
     })
 
     it('delegates a /56 of the /48 to every client', async () => {
-      await kea.setSubnets([
+      await kea().setSubnets([
         {
           id: 1,
           subnet: '2001:db8:a::/48',
@@ -288,7 +297,7 @@ describe('perfdhcp against Kea', { skip: keaSkipReason(), timeout: 60_000 }, () 
       ])
       const r = await runPerfdhcp({
         service: 'dhcp6',
-        ...kea.ports,
+        ...kea().ports,
         leaseType: 'prefix-only',
         clients: 8,
         rate: 16,
@@ -297,7 +306,7 @@ describe('perfdhcp against Kea', { skip: keaSkipReason(), timeout: 60_000 }, () 
       })
       assert.ok(r.allAnswered, r.stdout)
       assert.equal(r.exchanges['REQUEST-REPLY']?.received, 8)
-      const leases = await kea.command<{
+      const leases = await kea().command<{
         leases: { type: string; 'ip-address': string; 'prefix-len': number }[]
       }>('lease6-get-all')
       const pd = leases.arguments?.leases ?? []

@@ -9,7 +9,8 @@
  * What the backend holds is recorded in its state file as well as in Kea (subnets tagged in
  * `user-context.casm`): on every usage call it compares Kea's configuration with the record and
  * puts back what is missing, so a Kea restarted from an older file, or a new Kea, serves the
- * grants again with the same subnet ids. Usage comes from the leases themselves
+ * grants again with the same subnet ids. Usage of active grants comes from Kea's statistics
+ * (one command for all); usage of draining grants from the leases themselves
  * (`lease4-get-page` / `lease6-get-page`), counting only live ones, so a drained grant is
  * reported empty only when Kea has no live lease in it. docs/kea.md describes the behaviour of
  * Kea 2.2 this relies on.
@@ -22,7 +23,15 @@ import type { StoredLease } from '../../domain/device-lease.js'
 import { CasmError } from '../../errors/casm-error.js'
 import { Prefix } from '../../ip/index.js'
 import { KeaControl, type KeaEndpoint, type KeaService } from '../../kea/kea-control.js'
-import { isLive, leaseAddArguments, leasesIn, toStoredLease, usedUnits } from '../../kea/kea-leases.js'
+import {
+  assignedBySubnet,
+  isLive,
+  leaseAddArguments,
+  leasesIn,
+  toStoredLease,
+  unitsOfCount,
+  usedUnits,
+} from '../../kea/kea-leases.js'
 import {
   type Json,
   type KeaGrant,
@@ -241,12 +250,24 @@ export class KeaBackend implements Backend {
     if (heal) this.#healedAt = this.#options.now?.() ?? Date.now()
     for (const [family, server] of this.#servers) {
       if (heal) await this.#heal(family, server)
+      const { mode, delegatedLength } = server.layout
+      const assigned = await assignedBySubnet(server.control, mode)
       for (const e of this.#entries.values()) {
         const p = Prefix.parse(e.prefix)
         if (p.family !== family) continue
-        const live = (await leasesIn(server.control, server.layout.mode, p)).filter((l) => isLive(l, now))
-        leases += live.length
-        const used = usedUnits(live, server.layout.mode, p, usageUnits(e.prefix))
+        const units = usageUnits(e.prefix)
+        const counted = assigned.get(e.subnetId)
+        let used: number
+        if (e.state === 'active' && counted !== undefined) {
+          // Active: Kea's statistics (one command for every grant).
+          leases += counted
+          used = unitsOfCount(counted, mode, p, units, delegatedLength)
+        } else {
+          // Draining: the leases themselves, live ones only — empty must mean empty.
+          const live = (await leasesIn(server.control, mode, p)).filter((l) => isLive(l, now))
+          leases += live.length
+          used = usedUnits(live, mode, p, units)
+        }
         out.push({ ...(e.grant === undefined ? {} : { grant: e.grant }), prefix: e.prefix, used })
       }
     }
