@@ -21,7 +21,7 @@
 
 import { readFileSync } from 'node:fs'
 import { KeaControl } from '../src/kea/kea-control.js'
-import { KeaLab, type LabPolicy } from '../src/kea/kea-lab.js'
+import { KeaLab, type LabPolicy } from '../src/cli/kea-lab.js'
 import { keaAvailable, startKea } from '../src/kea/kea-process.js'
 import { startPerfdhcp } from '../src/kea/perfdhcp.js'
 import { type BenchResult, LatencyRecorder, round, rssMb } from './measure.js'
@@ -98,9 +98,9 @@ async function growth(): Promise<BenchResult[]> {
     const device = lab.devices[0]!
     const kea = new KeaControl({ endpoint: { socket: device.kea.socketPath }, service: 'dhcp4' })
     const samples: Sample[] = []
-    let sampling = true
+    const sampling = { on: true }
     const sampler = (async () => {
-      while (sampling) {
+      while (sampling.on) {
         samples.push(await sample(kea))
         await new Promise((r) => setTimeout(r, SAMPLE_MS))
       }
@@ -110,7 +110,7 @@ async function growth(): Promise<BenchResult[]> {
     const run = lab.subscribers(device, { rate, clients, requests: clients, seed: 5 })
     const result = await run.result
     await new Promise((r) => setTimeout(r, 2_000))
-    sampling = false
+    sampling.on = false
     await sampler
     const delays = growthDelays(samples, POLICY.highWatermark)
     const recorder = new LatencyRecorder(delays.length)
@@ -159,7 +159,11 @@ async function keaFloor(n: number): Promise<{ p50: number }> {
       const config = await control.call<Record<string, Record<string, unknown>>>('config-get')
       delete config['hash']
       const net = (config['Dhcp4']!['shared-networks'] as Record<string, unknown[]>[])[0]!
-      net['subnet4']!.push({ id: 500 + i, subnet: `10.9.${i}.0/27`, pools: [{ pool: `10.9.${i}.1-10.9.${i}.30` }] })
+      net['subnet4']!.push({
+        id: 500 + i,
+        subnet: `10.9.${i}.0/27`,
+        pools: [{ pool: `10.9.${i}.1-10.9.${i}.30` }],
+      })
       await control.call('config-test', config)
       await control.call('config-set', config)
       await control.call('config-write')
@@ -205,7 +209,8 @@ async function doraRate(): Promise<BenchResult[]> {
       while ((await lab.grants(device)).length === 0 && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 100))
       const sets0 = Number(device.backend.describe()['keaConfigSets'])
-      const result = await lab.subscribers(device, { rate, clients, requests: clients, seed: 9 }).result
+      const result = await lab.subscribers(device, { rate, clients, requests: clients, seed: 9 })
+        .result
       const sent = result.exchanges['DISCOVER-OFFER']?.sent ?? 0
       const completed = result.exchanges['REQUEST-ACK']?.received ?? 0
       const grants = (await lab.grants(device)).filter((g) => g.state === 'active').length
@@ -220,19 +225,26 @@ async function doraRate(): Promise<BenchResult[]> {
         grants,
       }
       tried.push(row)
-      log(`rate ${rate}/s: ${completed}/${sent} DORA completed; ${noSpace} found no free address, ${row.lost_in_reconfiguration} lost while Kea reconfigured (${row.config_sets} config-sets); ${grants} grants`)
+      log(
+        `rate ${rate}/s: ${completed}/${sent} DORA completed; ${noSpace} found no free address, ${row.lost_in_reconfiguration} lost while Kea reconfigured (${row.config_sets} config-sets); ${grants} grants`,
+      )
     } finally {
       await lab.stop()
     }
   }
-  const best = tried.filter((t) => t.sent > 0 && t.no_space === 0).reduce((a, t) => Math.max(a, t.rate), 0)
+  const best = tried
+    .filter((t) => t.sent > 0 && t.no_space === 0)
+    .reduce((a, t) => Math.max(a, t.rate), 0)
   return [
     {
       bench: 'kea.dora-rate',
       ops_per_s: best,
       rss_mb: round(rssMb()),
       clients,
-      tried: tried.map((t) => ({ ...t, success_percent: round((100 * t.completed) / Math.max(1, t.sent)) })),
+      tried: tried.map((t) => ({
+        ...t,
+        success_percent: round((100 * t.completed) / Math.max(1, t.sent)),
+      })),
       policy: 'watermark 0.8, /27 units, report every 1 s, watch every 100 ms, no forecast',
       note: 'ops_per_s: the highest arrival rate at which no client found the space exhausted; packets Kea drops while config-set reopens its sockets and lease file are counted apart (see kea.reconfig-gap)',
     },
@@ -264,7 +276,17 @@ async function reconfigGap(): Promise<BenchResult[]> {
     try {
       const control = new KeaControl({ endpoint: { socket: kea.socketPath }, service: 'dhcp4' })
       const rate = 1000
-      const run = startPerfdhcp({ service: 'dhcp4', serverPort: kea.serverPort, clientPort: kea.clientPort, rate, clients: 60_000, duration: 8, dropTime: 2, exitWaitMs: 2_000, seed: 1 })
+      const run = startPerfdhcp({
+        service: 'dhcp4',
+        serverPort: kea.serverPort,
+        clientPort: kea.clientPort,
+        rate,
+        clients: 60_000,
+        duration: 8,
+        dropTime: 2,
+        exitWaitMs: 2_000,
+        seed: 1,
+      })
       await new Promise((r) => setTimeout(r, 1_000))
       const times = new LatencyRecorder(100)
       const started = Date.now()
@@ -286,7 +308,14 @@ async function reconfigGap(): Promise<BenchResult[]> {
         .map((k) => r.exchanges[k as 'DISCOVER-OFFER'])
         .reduce((a, e) => a + (e === undefined ? 0 : e.sent - e.received), 0)
       const leases = r.exchanges['REQUEST-ACK']?.received ?? 0
-      return { sets: times.count, lost, leases, p50: times.quantileUs(0.5), p99: times.quantileUs(0.99), rate }
+      return {
+        sets: times.count,
+        lost,
+        leases,
+        p50: times.quantileUs(0.5),
+        p99: times.quantileUs(0.99),
+        rate,
+      }
     } finally {
       await kea.dispose()
     }
@@ -294,7 +323,9 @@ async function reconfigGap(): Promise<BenchResult[]> {
   const real = await measure(true)
   const bare = await measure(false)
   const perSet = real.lost / real.sets
-  log(`${real.sets} config-sets under ${real.rate}/s: ${real.lost} packets lost (${perSet.toFixed(1)} per config-set), config-set p50 ${Math.round(real.p50 / 1000)} ms with ~${real.leases} leases`)
+  log(
+    `${real.sets} config-sets under ${real.rate}/s: ${real.lost} packets lost (${perSet.toFixed(1)} per config-set), config-set p50 ${Math.round(real.p50 / 1000)} ms with ~${real.leases} leases`,
+  )
   return [
     {
       bench: 'kea.reconfig-gap',

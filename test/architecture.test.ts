@@ -21,8 +21,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   store: ['errors', 'ip', 'alloc', 'domain', 'coordinator'],
   api: ['errors', 'ip', 'alloc', 'domain', 'coordinator', 'store'],
   // The device agent speaks the protocol; it never reaches into the coordinator or its store.
-  agent: ['errors', 'ip', 'alloc', 'domain'],
-  cli: ['errors', 'ip', 'alloc', 'domain', 'coordinator', 'store', 'api', 'agent'],
+  // Kea's management API, lease and configuration forms: what the Kea backend of the agent uses.
+  kea: ['errors', 'ip', 'domain'],
+  agent: ['errors', 'ip', 'alloc', 'domain', 'kea'],
+  cli: ['errors', 'ip', 'alloc', 'domain', 'coordinator', 'store', 'api', 'agent', 'kea'],
 }
 
 /** Layers that must stay pure: no node built-ins that do I/O. */

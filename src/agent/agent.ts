@@ -894,7 +894,8 @@ export class Agent {
       const g = byPrefix.get(u.prefix)
       if (g === undefined) continue
       used.set(g.family, (used.get(g.family) ?? 0) + u.used)
-      if (g.state === 'active') capacity.set(g.family, (capacity.get(g.family) ?? 0) + usageUnits(g.prefix))
+      if (g.state === 'active')
+        capacity.set(g.family, (capacity.get(g.family) ?? 0) + usageUnits(g.prefix))
     }
     for (const [family, u] of used) {
       const c = capacity.get(family) ?? 0

@@ -52,7 +52,7 @@ class LeaseWatcher {
     if (this.#busy) return
     this.#busy = true
     try {
-      const r = await this.kea.command<{ leases?: Record<string, unknown>[] }>(
+      const r = await this.kea.command<{ leases?: Record<string, string | number | undefined>[] }>(
         this.v6 ? 'lease6-get-all' : 'lease4-get-all',
         undefined,
         2_000,
@@ -97,12 +97,20 @@ after(async () => {
 })
 
 /** Coordinator, inventory, an empty Kea and its agent. */
-async function rig(v6: boolean, options: { validLifetime: number; leaseUpload?: number }): Promise<Rig> {
+async function rig(
+  v6: boolean,
+  options: { validLifetime: number; leaseUpload?: number },
+): Promise<Rig> {
   const server = await startServer({ dataDir: tmp() })
   rigs.push(server)
   const target = { url: server.url, token: server.token }
   await ok(api(target, 'POST', '/api/v1/domains', { name: 'net' }))
-  await ok(api(target, 'POST', '/api/v1/blocks', { domain: 'net', space: v6 ? '2001:db8::/32' : '100.64.0.0/16' }))
+  await ok(
+    api(target, 'POST', '/api/v1/blocks', {
+      domain: 'net',
+      space: v6 ? '2001:db8::/32' : '100.64.0.0/16',
+    }),
+  )
   await ok(
     api(target, 'POST', '/api/v1/pools', {
       name: 'dhcp',
@@ -138,10 +146,19 @@ async function rig(v6: boolean, options: { validLifetime: number; leaseUpload?: 
     '--lease-upload',
     String(options.leaseUpload ?? 60),
   ])
-  rigs.push({ stop: async () => void (await agent.stop()) })
+  rigs.push({
+    stop: async () => {
+      await agent.stop()
+    },
+  })
   const watcher = new LeaseWatcher(kea, v6)
   watcher.start()
-  rigs.push({ stop: async () => watcher.stop() })
+  rigs.push({
+    stop: () => {
+      watcher.stop()
+      return Promise.resolve()
+    },
+  })
   // The agent asks for a first pool and installs it as a Kea subnet.
   await eventually(
     'the first grant in Kea',
@@ -152,10 +169,13 @@ async function rig(v6: boolean, options: { validLifetime: number; leaseUpload?: 
 }
 
 async function keaSubnets(kea: KeaProcess, v6: boolean): Promise<string[]> {
-  const { arguments: config } = await kea.command<Record<string, Record<string, unknown>>>('config-get')
+  const { arguments: config } =
+    await kea.command<Record<string, Record<string, unknown>>>('config-get')
   const root = config![v6 ? 'Dhcp6' : 'Dhcp4']!
   const nets = (root['shared-networks'] ?? []) as Record<string, unknown>[]
-  return nets.flatMap((n) => ((n[v6 ? 'subnet6' : 'subnet4'] ?? []) as { subnet: string }[]).map((s) => s.subnet))
+  return nets.flatMap((n) =>
+    ((n[v6 ? 'subnet6' : 'subnet4'] ?? []) as { subnet: string }[]).map((s) => s.subnet),
+  )
 }
 
 /** Subscribers arriving: `clients` distinct clients at `rate` per second for `seconds`. */
@@ -185,7 +205,9 @@ function successRate(result: PerfdhcpResult, v6: boolean): number {
 
 const inside = (address: string, prefix: string): boolean => {
   const p = Prefix.parse(prefix)
-  return address.includes('/') ? p.contains(Prefix.parse(address)) : p.contains(Address.parse(address))
+  return address.includes('/')
+    ? p.contains(Prefix.parse(address))
+    : p.contains(Address.parse(address))
 }
 
 /** Every lease seen lies in a grant of the device; no grant was released while a lease in it lived. */
@@ -222,7 +244,12 @@ describe('casm agent --backend kea with real DHCP traffic', { skip }, () => {
       // One unit holds 30 addresses (/27) or 16 delegated /56s (/52); more subscribers come.
       // 100 (v6) or 200 (v4) exchanges: 99 % leaves room for the one or two packets Kea may drop
       // while config-set reopens its sockets (docs/kea.md); real clients would send them again.
-      const run = subscribers(r, v6 ? { rate: 5, clients: 150, seconds: 20, seed: 7 } : { rate: 10, clients: 300, seconds: 20, seed: 7 })
+      const run = subscribers(
+        r,
+        v6
+          ? { rate: 5, clients: 150, seconds: 20, seed: 7 }
+          : { rate: 10, clients: 300, seconds: 20, seed: 7 },
+      )
       const result = await run.result
       const rate = successRate(result, v6)
       const grown = live(await grantsOf(r.target, r.device))
@@ -233,10 +260,14 @@ describe('casm agent --backend kea with real DHCP traffic', { skip }, () => {
       await eventually(
         'the grants to drain back to one',
         async () => live(await grantsOf(r.target, r.device)).length === 1,
-        async () => `${JSON.stringify(live(await grantsOf(r.target, r.device)))}\n${r.agent.tail()}`,
+        async () =>
+          `${JSON.stringify(live(await grantsOf(r.target, r.device)))}\n${r.agent.tail()}`,
         90_000,
       )
-      await eventually('Kea to hold one subnet', async () => (await keaSubnets(r.kea, v6)).length === 1)
+      await eventually(
+        'Kea to hold one subnet',
+        async () => (await keaSubnets(r.kea, v6)).length === 1,
+      )
       const seen = await checkInvariants(r)
       t.diagnostic(
         `success ${(rate * 100).toFixed(2)} %, grew to ${grown.length} grants, ${seen.leases} leases, ${seen.releases} releases`,
@@ -249,7 +280,10 @@ describe('casm agent --backend kea with real DHCP traffic', { skip }, () => {
     const r = await rig(false, { validLifetime: 120 })
     const run = subscribers(r, { rate: 5, clients: 100, seconds: 8, seed: 11 })
     await run.result
-    await eventually('a second grant', async () => live(await grantsOf(r.target, r.device)).length >= 2)
+    await eventually(
+      'a second grant',
+      async () => live(await grantsOf(r.target, r.device)).length >= 2,
+    )
     await r.watcher.poll()
     const before = new Set([...r.watcher.seen.values()].map((l) => `${l.address} ${l.client}`))
     await r.kea.kill()
@@ -259,10 +293,16 @@ describe('casm agent --backend kea with real DHCP traffic', { skip }, () => {
     // Back from its own file (config-write) and lease file: every pool and lease.
     assert.deepEqual(
       (await keaSubnets(r.kea, false)).sort(),
-      live(await grantsOf(r.target, r.device)).map((g) => g.prefix).sort(),
+      live(await grantsOf(r.target, r.device))
+        .map((g) => g.prefix)
+        .sort(),
     )
-    const leases = await r.kea.command<{ leases: { 'ip-address': string; 'hw-address': string }[] }>('lease4-get-all')
-    const now = new Set(leases.arguments!.leases.map((l) => `${l['ip-address']} ${l['hw-address']}`))
+    const leases = await r.kea.command<{
+      leases: { 'ip-address': string; 'hw-address': string }[]
+    }>('lease4-get-all')
+    const now = new Set(
+      leases.arguments!.leases.map((l) => `${l['ip-address']} ${l['hw-address']}`),
+    )
     for (const b of before) assert.ok(now.has(b), `lease ${b} lost over the restart`)
     // New subscribers are served again, and the agent carries on.
     const again = await subscribers(r, { rate: 5, clients: 40, seconds: 6, seed: 13 }).result
@@ -278,20 +318,37 @@ describe('casm agent --backend kea with real DHCP traffic', { skip }, () => {
     const before = [...r.watcher.seen.values()].map((l) => `${l.address} ${l.client}`).sort()
     assert.ok(before.length >= 20, `leases ${before.length}`)
     const uploads = r.agent.of('leases-uploaded').length
-    await r.agent.until('an upload of every lease', (l) => l.action === 'leases-uploaded' && Number(l['leases']) === before.length, 0, 20_000)
+    await r.agent.until(
+      'an upload of every lease',
+      (l) => l.action === 'leases-uploaded' && Number(l['leases']) === before.length,
+      0,
+      20_000,
+    )
     assert.ok(r.agent.of('leases-uploaded').length > uploads || uploads > 0)
-    const grants = live(await grantsOf(r.target, r.device)).map((g) => g.prefix).sort()
+    const grants = live(await grantsOf(r.target, r.device))
+      .map((g) => g.prefix)
+      .sort()
 
     await r.kea.kill()
     await writeFile(r.kea.configPath, original)
     await rm(r.kea.leaseFile, { force: true })
     await r.kea.start()
     const mark = r.agent.lines.length
-    const replay = await r.agent.until('the lease replay', (l) => l.action === 'lease-replay', mark, 30_000)
+    const replay = await r.agent.until(
+      'the lease replay',
+      (l) => l.action === 'lease-replay',
+      mark,
+      30_000,
+    )
     assert.equal(replay['added'], before.length, JSON.stringify(replay))
     assert.deepEqual((await keaSubnets(r.kea, false)).sort(), grants)
-    const leases = await r.kea.command<{ leases: { 'ip-address': string; 'hw-address': string }[] }>('lease4-get-all')
-    assert.deepEqual(leases.arguments!.leases.map((l) => `${l['ip-address']} ${l['hw-address']}`).sort(), before)
+    const leases = await r.kea.command<{
+      leases: { 'ip-address': string; 'hw-address': string }[]
+    }>('lease4-get-all')
+    assert.deepEqual(
+      leases.arguments!.leases.map((l) => `${l['ip-address']} ${l['hw-address']}`).sort(),
+      before,
+    )
     // A returning subscriber gets its old address: the same clients ask again.
     const had = new Map([...r.watcher.seen.values()].map((l) => [l.client, l.address]))
     await subscribers(r, { rate: 5, clients: 60, seconds: 4, seed: 21 }).result

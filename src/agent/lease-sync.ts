@@ -23,10 +23,15 @@ import { sleep } from './backoff.js'
 /** The coordinator calls lease sync needs (`CoordinatorClient` has them). */
 export interface LeaseArchiveClient {
   uploadLeases(
-    body: { readonly grants: readonly { readonly grant: string; readonly leases: readonly LeaseInput[] }[] },
+    body: {
+      readonly grants: readonly { readonly grant: string; readonly leases: readonly LeaseInput[] }[]
+    },
     signal?: AbortSignal,
   ): Promise<unknown>
-  fetchLeases(query?: { readonly grant?: string }, signal?: AbortSignal): Promise<{ readonly leases: readonly StoredLease[] }>
+  fetchLeases(
+    query?: { readonly grant?: string },
+    signal?: AbortSignal,
+  ): Promise<{ readonly leases: readonly StoredLease[] }>
 }
 
 /** Options of {@link LeaseSync}. */
@@ -51,7 +56,11 @@ export interface LeaseSyncOptions {
 export function supportsLeases(
   backend: Backend,
 ): backend is Backend & Required<Pick<Backend, 'leases' | 'needsReplay' | 'replay'>> {
-  return backend.leases !== undefined && backend.needsReplay !== undefined && backend.replay !== undefined
+  return (
+    backend.leases !== undefined &&
+    backend.needsReplay !== undefined &&
+    backend.replay !== undefined
+  )
 }
 
 /**
@@ -117,7 +126,7 @@ export class LeaseSync {
     this.#nextUploadAt = clock() + every
     while (!signal.aborted) {
       await sleep(every, signal)
-      if (signal.aborted) break
+      if (signal.aborted as boolean) break
       await this.replayIfNeeded('server restarted', signal)
       if (clock() >= this.#nextUploadAt) {
         this.#nextUploadAt = clock() + this.#o.intervalMs

@@ -42,7 +42,12 @@ const input = (extra: Partial<AgentCommandInput> = {}): AgentCommandInput => ({
 describe('casm agent options', () => {
   it('builds a kea backend from sockets or the Control Agent, and checks its options', () => {
     const o = parseAgentOptions(
-      input({ backend: 'kea', keaSocket4: '/run/kea4.sock', keaSocket6: '/run/kea6.sock', keaRelay4: '192.0.2.1, 192.0.2.2' }),
+      input({
+        backend: 'kea',
+        keaSocket4: '/run/kea4.sock',
+        keaSocket6: '/run/kea6.sock',
+        keaRelay4: '192.0.2.1, 192.0.2.2',
+      }),
     )
     assert.deepEqual(o.kea.dhcp4, { socket: '/run/kea4.sock' })
     assert.deepEqual(o.kea.relay4, ['192.0.2.1', '192.0.2.2'])
@@ -56,7 +61,10 @@ describe('casm agent options', () => {
       [{ backend: 'kea' }, '--kea-socket4'],
       [{ keaSocket4: '/x' }, '--backend'],
       [{ backend: 'kea', keaHttp: 'http://h/', keaService: 'dhcp5' }, '--kea-service'],
-      [{ backend: 'kea', keaHttp: 'http://h/', keaService: 'dhcp4', keaSocket4: '/x' }, '--kea-http'],
+      [
+        { backend: 'kea', keaHttp: 'http://h/', keaService: 'dhcp4', keaSocket4: '/x' },
+        '--kea-http',
+      ],
       [{ backend: 'kea', keaSocket4: '/x', keaV6: 'ta' }, '--kea-v6'],
       [{ backend: 'kea', keaSocket4: '/x', keaDelegatedLength: '129' }, '--kea-delegated-length'],
       [{ backend: 'kea', keaSocket4: '/x', keaRelay4: '2001:db8::1' }, '--kea-relay4'],

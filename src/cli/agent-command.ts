@@ -166,14 +166,23 @@ export function parseAgentOptions(o: AgentCommandInput): AgentCommandOptions {
   const kea = parseKeaOptions(o)
   const leaseUploadSeconds = Number(o.leaseUpload)
   if (!Number.isFinite(leaseUploadSeconds) || leaseUploadSeconds < 0)
-    throw bad(`--lease-upload '${o.leaseUpload}' is not a number of seconds >= 0 (0 turns uploads off)`, '--lease-upload')
+    throw bad(
+      `--lease-upload '${o.leaseUpload}' is not a number of seconds >= 0 (0 turns uploads off)`,
+      '--lease-upload',
+    )
   if (o.leaseReplay !== 'auto' && o.leaseReplay !== 'never')
     throw bad(`--lease-replay '${o.leaseReplay}' is unknown; use auto or never`, '--lease-replay')
   if (o.watch !== undefined && o.backend !== 'kea')
-    throw bad('--watch goes with --backend kea (the sim and exec backends report on their timer)', '--watch')
+    throw bad(
+      '--watch goes with --backend kea (the sim and exec backends report on their timer)',
+      '--watch',
+    )
   const watch = o.watch === undefined ? 0.1 : Number(o.watch)
   if (!Number.isFinite(watch) || watch < 0)
-    throw bad(`--watch '${o.watch ?? ''}' is not a number of seconds >= 0 (0 turns it off)`, '--watch')
+    throw bad(
+      `--watch '${o.watch ?? ''}' is not a number of seconds >= 0 (0 turns it off)`,
+      '--watch',
+    )
   const seed = Number(o.simSeed)
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
     throw bad(`--sim-seed '${o.simSeed}' is not a whole number 0..4294967295`, '--sim-seed')
@@ -205,7 +214,12 @@ export function parseAgentOptions(o: AgentCommandInput): AgentCommandOptions {
 }
 
 const list = (text: string | undefined): string[] | undefined =>
-  text === undefined ? undefined : text.split(',').map((t) => t.trim()).filter((t) => t !== '')
+  text === undefined
+    ? undefined
+    : text
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '')
 
 /** Checks the `--kea-*` options (all of them, whatever the backend, so a typo is never silent). */
 function parseKeaOptions(o: AgentCommandInput): AgentCommandOptions['kea'] {
@@ -218,8 +232,10 @@ function parseKeaOptions(o: AgentCommandInput): AgentCommandOptions['kea'] {
   if (o.backend !== 'kea' && given) throw bad('--kea-* options go with --backend kea', '--backend')
   if (o.keaHttp !== undefined && (o.keaSocket4 !== undefined || o.keaSocket6 !== undefined))
     throw bad('give either --kea-http or --kea-socket4/--kea-socket6, not both', '--kea-http')
-  let dhcp4: KeaEndpoint | undefined = o.keaSocket4 === undefined ? undefined : { socket: o.keaSocket4 }
-  let dhcp6: KeaEndpoint | undefined = o.keaSocket6 === undefined ? undefined : { socket: o.keaSocket6 }
+  let dhcp4: KeaEndpoint | undefined =
+    o.keaSocket4 === undefined ? undefined : { socket: o.keaSocket4 }
+  let dhcp6: KeaEndpoint | undefined =
+    o.keaSocket6 === undefined ? undefined : { socket: o.keaSocket6 }
   if (o.keaHttp !== undefined) {
     try {
       new URL(o.keaHttp)
@@ -233,25 +249,44 @@ function parseKeaOptions(o: AgentCommandInput): AgentCommandOptions['kea'] {
     if (services.includes('dhcp6')) dhcp6 = { http: o.keaHttp }
   }
   if (o.keaV6 !== 'pd' && o.keaV6 !== 'na')
-    throw bad(`--kea-v6 '${o.keaV6}' is unknown; use pd (prefix delegation) or na (addresses)`, '--kea-v6')
+    throw bad(
+      `--kea-v6 '${o.keaV6}' is unknown; use pd (prefix delegation) or na (addresses)`,
+      '--kea-v6',
+    )
   const delegatedLength = Number(o.keaDelegatedLength)
   if (!Number.isInteger(delegatedLength) || delegatedLength < 1 || delegatedLength > 128)
-    throw bad(`--kea-delegated-length '${o.keaDelegatedLength}' is not a prefix length 1..128; e.g. 56`, '--kea-delegated-length')
+    throw bad(
+      `--kea-delegated-length '${o.keaDelegatedLength}' is not a prefix length 1..128; e.g. 56`,
+      '--kea-delegated-length',
+    )
   const base = Number(o.keaSubnetIdBase)
   if (!Number.isInteger(base) || base < 1 || base > 0xffffffff)
-    throw bad(`--kea-subnet-id-base '${o.keaSubnetIdBase}' is not a subnet id 1..4294967295`, '--kea-subnet-id-base')
-  const addresses = (text: string | undefined, family: Family, option: string): string[] | undefined => {
+    throw bad(
+      `--kea-subnet-id-base '${o.keaSubnetIdBase}' is not a subnet id 1..4294967295`,
+      '--kea-subnet-id-base',
+    )
+  const addresses = (
+    text: string | undefined,
+    family: Family,
+    option: string,
+  ): string[] | undefined => {
     const items = list(text)
     for (const a of items ?? [])
       try {
         Address.parse(a, family)
       } catch {
-        throw bad(`${option} '${a}' is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`, option)
+        throw bad(
+          `${option} '${a}' is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address`,
+          option,
+        )
       }
     return items
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(o.keaSharedNetwork))
-    throw bad(`--kea-shared-network '${o.keaSharedNetwork}' is not a name (letters, digits, . _ -)`, '--kea-shared-network')
+    throw bad(
+      `--kea-shared-network '${o.keaSharedNetwork}' is not a name (letters, digits, . _ -)`,
+      '--kea-shared-network',
+    )
   return {
     dhcp4,
     dhcp6,
@@ -319,7 +354,11 @@ export function agentCommand(): Command {
     )
     .option('--coordinator <url>', 'the coordinator (env CASM_URL)', process.env['CASM_URL'])
     .option('--token <token>', "the device's token (env CASM_TOKEN)", process.env['CASM_TOKEN'])
-    .option('--backend <name>', 'sim (simulated subscribers), exec (a script) or kea (ISC Kea DHCP servers)', 'sim')
+    .option(
+      '--backend <name>',
+      'sim (simulated subscribers), exec (a script) or kea (ISC Kea DHCP servers)',
+      'sim',
+    )
     .option(
       '--state <dir>',
       'state directory: outbox, grants, stream position (env CASM_AGENT_STATE)',
@@ -349,9 +388,16 @@ export function agentCommand(): Command {
     .option('--speed <n>', 'sim: simulated seconds per real second', '1')
     .option('--kea-socket4 <path>', "kea: the DHCPv4 server's control socket")
     .option('--kea-socket6 <path>', "kea: the DHCPv6 server's control socket")
-    .option('--kea-http <url>', "kea: the Control Agent's URL instead of sockets (with --kea-service)")
+    .option(
+      '--kea-http <url>',
+      "kea: the Control Agent's URL instead of sockets (with --kea-service)",
+    )
     .option('--kea-service <list>', 'kea: servers behind --kea-http: dhcp4, dhcp6 or dhcp4,dhcp6')
-    .option('--kea-v6 <mode>', 'kea: DHCPv6 hands out pd (delegated prefixes) or na (addresses)', 'pd')
+    .option(
+      '--kea-v6 <mode>',
+      'kea: DHCPv6 hands out pd (delegated prefixes) or na (addresses)',
+      'pd',
+    )
     .option('--kea-delegated-length <n>', 'kea: length of each delegated prefix', '56')
     .option('--kea-shared-network <name>', "kea: the shared network holding casm's subnets", 'casm')
     .option('--kea-relay4 <ips>', 'kea: relay addresses of a shared network casm creates (IPv4)')
@@ -359,14 +405,26 @@ export function agentCommand(): Command {
     .option('--kea-interface4 <name>', 'kea: interface of a shared network casm creates (IPv4)')
     .option('--kea-interface6 <name>', 'kea: interface of a shared network casm creates (IPv6)')
     .option('--kea-gateway', "kea: each IPv4 grant's first address is its router (option 3)")
-    .option('--kea-owner <tag>', "kea: tag of this agent's subnets (one per agent sharing a Kea)", 'casm')
+    .option(
+      '--kea-owner <tag>',
+      "kea: tag of this agent's subnets (one per agent sharing a Kea)",
+      'casm',
+    )
     .option('--kea-subnet-id-base <n>', 'kea: lowest subnet id casm gives its subnets', '1000000')
-    .option('--lease-upload <s>', 'kea: seconds between lease uploads to the coordinator (0: never)', '60')
+    .option(
+      '--lease-upload <s>',
+      'kea: seconds between lease uploads to the coordinator (0: never)',
+      '60',
+    )
     .option(
       '--watch <s>',
       'kea: seconds between looks at usage; crossing the high watermark is reported at once (0: off)',
     )
-    .option('--lease-replay <mode>', 'kea: auto (replay stored leases into a server that lost them) or never', 'auto')
+    .option(
+      '--lease-replay <mode>',
+      'kea: auto (replay stored leases into a server that lost them) or never',
+      'auto',
+    )
     .option('--request-timeout <s>', 'seconds to wait for the coordinator', '10')
     .option('--tick <s>', 'seconds between checks of the timers (reports, renewals)', '1')
     .option('--json', 'log JSON lines')

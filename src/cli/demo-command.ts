@@ -9,7 +9,7 @@
 
 import { Command } from 'commander'
 import { CasmError } from '../errors/casm-error.js'
-import { KeaLab, type LabGrant, type LabPolicy } from '../kea/kea-lab.js'
+import { KeaLab, type LabGrant, type LabPolicy } from './kea-lab.js'
 import { keaAvailable } from '../kea/kea-process.js'
 import type { PerfdhcpResult } from '../kea/perfdhcp.js'
 
@@ -35,7 +35,9 @@ function whole(text: string, option: string, min: number, max: number): number {
 }
 
 /** Checks the raw options of `casm demo kea`. */
-export function parseKeaDemoOptions(o: Record<string, string | boolean | undefined>): KeaDemoOptions {
+export function parseKeaDemoOptions(
+  o: Record<string, string | boolean | undefined>,
+): KeaDemoOptions {
   const family = String(o['family'] ?? 'ipv4')
   if (family !== 'ipv4' && family !== 'ipv6')
     throw bad(`--family '${family}' is unknown; use ipv4 or ipv6`, '--family')
@@ -80,7 +82,10 @@ interface Tally {
 }
 
 /** Runs the demo; resolves with the summary it printed. */
-export async function runKeaDemo(o: KeaDemoOptions, write: (line: string) => void): Promise<Record<string, unknown>> {
+export async function runKeaDemo(
+  o: KeaDemoOptions,
+  write: (line: string) => void,
+): Promise<Record<string, unknown>> {
   const kea = keaAvailable()
   if (!kea.available)
     throw new CasmError(
@@ -89,8 +94,9 @@ export async function runKeaDemo(o: KeaDemoOptions, write: (line: string) => voi
     )
   const v6 = o.family === 'ipv6'
   const tally = new Map<string, Tally>()
-  const say = (text: string, fields: Record<string, unknown>): void =>
+  const say = (text: string, fields: Record<string, unknown>): void => {
     write(o.json ? `${JSON.stringify(fields)}\n` : `${text}\n`)
+  }
   const lab = await KeaLab.start({
     family: o.family,
     servers: o.servers,
@@ -103,7 +109,13 @@ export async function runKeaDemo(o: KeaDemoOptions, write: (line: string) => voi
       tally.set(device, t)
       if (action === 'granted') t.granted++
       if (action === 'remove' && fields['why'] === 'released') t.released++
-      if (level !== 'info') say(`  ${device}: ${level} ${action} ${JSON.stringify(fields)}`, { event: action, device, level, ...fields })
+      if (level !== 'info')
+        say(`  ${device}: ${level} ${action} ${JSON.stringify(fields)}`, {
+          event: action,
+          device,
+          level,
+          ...fields,
+        })
     },
   })
   const started = Date.now()
@@ -112,18 +124,36 @@ export async function runKeaDemo(o: KeaDemoOptions, write: (line: string) => voi
     const parts: string[] = []
     const devices: Record<string, unknown>[] = []
     for (const d of lab.devices) {
-      const grants = (await lab.grants(d)).filter((g) => g.state === 'active' || g.state === 'draining')
+      const grants = (await lab.grants(d)).filter(
+        (g) => g.state === 'active' || g.state === 'draining',
+      )
       const usage = await d.backend.usage().catch(() => [])
       const used = usage.reduce((a, u) => a + u.used, 0)
-      parts.push(`${d.name} ${grants.length} grant(s) ${describeGrants(grants)} ${used} ${v6 ? '/64s' : 'addresses'} in use`)
-      devices.push({ device: d.name, grants: grants.map((g) => ({ prefix: g.prefix, state: g.state })), used })
+      parts.push(
+        `${d.name} ${grants.length} grant(s) ${describeGrants(grants)} ${used} ${v6 ? '/64s' : 'addresses'} in use`,
+      )
+      devices.push({
+        device: d.name,
+        grants: grants.map((g) => ({ prefix: g.prefix, state: g.state })),
+        used,
+      })
     }
-    say(`[${String(elapsed()).padStart(3)} s] ${phase.padEnd(7)} ${parts.join(' | ')}`, { t: elapsed(), phase, devices })
+    say(`[${String(elapsed()).padStart(3)} s] ${phase.padEnd(7)} ${parts.join(' | ')}`, {
+      t: elapsed(),
+      phase,
+      devices,
+    })
   }
   try {
     say(
       `casm demo: coordinator at ${lab.coordinator.url} (admin token ${lab.coordinator.token}); ${o.servers} Kea ${v6 ? 'DHCPv6 (prefix delegation)' : 'DHCPv4'} server(s), each starting with no pool`,
-      { event: 'start', coordinator: lab.coordinator.url, token: lab.coordinator.token, servers: o.servers, family: o.family },
+      {
+        event: 'start',
+        coordinator: lab.coordinator.url,
+        token: lab.coordinator.token,
+        servers: o.servers,
+        family: o.family,
+      },
     )
     await waitFor(async () => {
       for (const d of lab.devices) if ((await lab.grants(d)).length === 0) return false
@@ -137,36 +167,47 @@ export async function runKeaDemo(o: KeaDemoOptions, write: (line: string) => voi
     const runs = lab.devices.map((d, i) =>
       lab.subscribers(d, { rate: o.rate, clients: o.clients, duration: o.seconds, seed: 100 + i }),
     )
-    let done = false
-    const results = Promise.all(runs.map((r) => r.result)).finally(() => (done = true))
-    while (!done) {
+    const state = { done: false }
+    const results = Promise.all(runs.map((r) => r.result)).finally(() => {
+      state.done = true
+    })
+    while (!state.done) {
       await sleep(1000)
       await line('arrive')
     }
     const perf: PerfdhcpResult[] = await results
-    say('subscribers leave: their leases run out, the grants drain and go back to the pool', { event: 'leave' })
+    say('subscribers leave: their leases run out, the grants drain and go back to the pool', {
+      event: 'leave',
+    })
     const until = Date.now() + (o.lifetime + 60) * 1000
     for (;;) {
       await sleep(1000)
       await line('leave')
       let back = true
       for (const d of lab.devices)
-        if ((await lab.grants(d)).filter((g) => g.state === 'active' || g.state === 'draining').length > 1) back = false
+        if (
+          (await lab.grants(d)).filter((g) => g.state === 'active' || g.state === 'draining')
+            .length > 1
+        )
+          back = false
       if (back || Date.now() > until) break
     }
     const summary = {
       event: 'summary',
       seconds: elapsed(),
       devices: lab.devices.map((d, i) => {
-        const r = perf[i]!
-        const first = r.exchanges[v6 ? 'SOLICIT-ADVERTISE' : 'DISCOVER-OFFER']
-        const second = r.exchanges[v6 ? 'REQUEST-REPLY' : 'REQUEST-ACK']
+        const r = perf[i]
+        const first = r?.exchanges[v6 ? 'SOLICIT-ADVERTISE' : 'DISCOVER-OFFER']
+        const second = r?.exchanges[v6 ? 'REQUEST-REPLY' : 'REQUEST-ACK']
         const t = tally.get(d.name) ?? { granted: 0, released: 0 }
         return {
           device: d.name,
           exchanges: first?.sent ?? 0,
           completed: second?.received ?? 0,
-          successPercent: first === undefined || first.sent === 0 ? 0 : Math.round((10_000 * (second?.received ?? 0)) / first.sent) / 100,
+          successPercent:
+            first === undefined || first.sent === 0
+              ? 0
+              : Math.round((10_000 * (second?.received ?? 0)) / first.sent) / 100,
           granted: t.granted,
           released: t.released,
         }
@@ -179,7 +220,9 @@ export async function runKeaDemo(o: KeaDemoOptions, write: (line: string) => voi
         write(
           `${d.device.padEnd(8)} ${String(d.exchanges).padStart(9)}  ${String(d.completed).padStart(9)}  ${`${d.successPercent.toFixed(2)} %`.padStart(8)}  ${String(d.granted).padStart(15)}  ${String(d.released).padStart(15)}\n`,
         )
-      write(`took ${summary.seconds} s; every grant came from the pool and went back to it once its leases had run out.\n`)
+      write(
+        `took ${summary.seconds} s; every grant came from the pool and went back to it once its leases had run out.\n`,
+      )
     } else write(`${JSON.stringify(summary)}\n`)
     return summary
   } finally {
@@ -188,7 +231,9 @@ export async function runKeaDemo(o: KeaDemoOptions, write: (line: string) => voi
 }
 
 function describeGrants(grants: readonly LabGrant[]): string {
-  const shown = grants.slice(0, 3).map((g) => `${g.prefix}${g.state === 'draining' ? '(draining)' : ''}`)
+  const shown = grants
+    .slice(0, 3)
+    .map((g) => `${g.prefix}${g.state === 'draining' ? '(draining)' : ''}`)
   return `[${shown.join(' ')}${grants.length > 3 ? ` +${grants.length - 3}` : ''}]`
 }
 
@@ -196,7 +241,10 @@ async function waitFor(check: () => Promise<boolean>, ms: number): Promise<void>
   const deadline = Date.now() + ms
   while (!(await check())) {
     if (Date.now() > deadline)
-      throw new CasmError('CASM_ERR_BACKEND', 'the agents got no first pool within 30 s; run with --json to see their log')
+      throw new CasmError(
+        'CASM_ERR_BACKEND',
+        'the agents got no first pool within 30 s; run with --json to see their log',
+      )
     await sleep(200)
   }
 }
@@ -216,7 +264,11 @@ export function demoCommand(): Command {
     .option('--rate <n>', 'new subscribers per second per server', '10')
     .option('--clients <n>', 'distinct subscribers per server', '300')
     .option('--seconds <n>', 'how long subscribers arrive', '30')
-    .option('--lifetime <s>', 'lease lifetime; leases are not renewed, so subscribers leave after it', '20')
+    .option(
+      '--lifetime <s>',
+      'lease lifetime; leases are not renewed, so subscribers leave after it',
+      '20',
+    )
     .option('--json', 'one JSON object per line')
     .addHelpText(
       'after',

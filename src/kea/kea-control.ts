@@ -141,9 +141,15 @@ export class KeaControl {
       const chunks: Buffer[] = []
       const socket = createConnection(path)
       socket.setTimeout(this.#timeout(), () => socket.destroy(new Error('timed out')))
-      socket.on('connect', () => socket.write(body))
-      socket.on('data', (chunk: Buffer) => chunks.push(chunk))
-      socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+      socket.on('connect', () => {
+        socket.write(body)
+      })
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk)
+      })
+      socket.on('end', () => {
+        resolve(Buffer.concat(chunks).toString('utf8'))
+      })
       socket.on('error', reject)
     })
   }
@@ -162,8 +168,12 @@ export class KeaControl {
         },
         (res) => {
           const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+          res.on('data', (c: Buffer) => {
+            chunks.push(c)
+          })
+          res.on('end', () => {
+            resolve(Buffer.concat(chunks).toString('utf8'))
+          })
           res.on('error', reject)
         },
       )

@@ -75,14 +75,16 @@ export async function leasesIn(
       { from, limit: LEASE_PAGE },
       true,
     )
-    const leases = page?.leases ?? []
+    const leases = (page as { leases?: KeaLease[] } | undefined)?.leases ?? []
+    let last: string | undefined
     for (const lease of leases) {
       const at = Address.parse(lease['ip-address'])
       if (at.value > prefix.last) return out
       if (ofMode(lease, mode) && prefix.contains(at)) out.push(lease)
+      last = lease['ip-address']
     }
-    if (leases.length < LEASE_PAGE) return out
-    from = leases[leases.length - 1]!['ip-address']
+    if (leases.length < LEASE_PAGE || last === undefined) return out
+    from = last
   }
 }
 
@@ -121,19 +123,30 @@ const ASSIGNED_STAT: Readonly<Record<KeaMode, string>> = {
  * expired lease may count for up to `reclaim-timer-wait-time` (10 s by default) after it ended —
  * fine for deciding to grow, not for deciding a grant is empty (that reads the leases).
  */
-export async function assignedBySubnet(kea: KeaControl, mode: KeaMode): Promise<Map<number, number>> {
+export async function assignedBySubnet(
+  kea: KeaControl,
+  mode: KeaMode,
+): Promise<Map<number, number>> {
   const stats = await kea.call<Record<string, [number, string][]>>('statistic-get-all')
   const out = new Map<number, number>()
   const suffix = `].${ASSIGNED_STAT[mode]}`
-  for (const [key, values] of Object.entries(stats ?? {})) {
+  for (const [key, values] of Object.entries(
+    (stats as Record<string, [number, string][]> | undefined) ?? {},
+  )) {
     if (!key.startsWith('subnet[') || !key.endsWith(suffix)) continue
-    out.set(Number(key.slice(7, -suffix.length)), Number(values[0]?.[0] ?? 0))
+    out.set(Number(key.slice(7, -suffix.length)), values[0]?.[0] ?? 0)
   }
   return out
 }
 
 /** {@link usedUnits} from a count of leases of `delegatedLength` (pd) or addresses. */
-export function unitsOfCount(count: number, mode: KeaMode, prefix: Prefix, units: number, delegatedLength: number): number {
+export function unitsOfCount(
+  count: number,
+  mode: KeaMode,
+  prefix: Prefix,
+  units: number,
+  delegatedLength: number,
+): number {
   if (mode === 'v4') return Math.min(count, units)
   if (mode === 'pd') return Math.min(count * 2 ** Math.max(0, 64 - delegatedLength), units)
   if (count === 0) return 0

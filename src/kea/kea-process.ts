@@ -31,14 +31,13 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs'
-import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CasmError } from '../errors/casm-error.js'
+import { type KeaAnswer, KeaControl, type KeaService } from './kea-control.js'
 
-/** Which Kea server: DHCPv4 (`kea-dhcp4`) or DHCPv6 (`kea-dhcp6`). */
-export type KeaService = 'dhcp4' | 'dhcp6'
+export type { KeaAnswer, KeaService } from './kea-control.js'
 
 /** A Kea configuration document: `{ "Dhcp4": { ... } }` or `{ "Dhcp6": { ... } }`. */
 export type KeaConfig = Record<string, unknown>
@@ -96,14 +95,6 @@ export interface KeaProcessOptions {
   readonly logSeverity?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'
   /** Applied last to the generated configuration. */
   readonly extraConfig?: KeaConfigPatch
-}
-
-/** An answer on Kea's control socket. */
-export interface KeaAnswer<A = Record<string, unknown>> {
-  /** 0 success, 1 error, 2 unsupported command, 3 empty (nothing found). */
-  readonly result: number
-  readonly text?: string
-  readonly arguments?: A
 }
 
 /** Whether Kea can run here, from {@link keaAvailable}. */
@@ -505,38 +496,11 @@ export class KeaProcess {
     args?: Readonly<Record<string, unknown>>,
     timeoutMs = 10_000,
   ): Promise<KeaAnswer<A>> {
-    return new Promise((resolve, reject) => {
-      const socket = createConnection(this.socketPath)
-      const chunks: Buffer[] = []
-      socket.setTimeout(timeoutMs, () => {
-        socket.destroy(
-          new CasmError('CASM_ERR_BACKEND', `${command}: no answer from Kea in ${timeoutMs} ms`),
-        )
-      })
-      socket.on('connect', () => {
-        socket.write(
-          JSON.stringify(args === undefined ? { command } : { command, arguments: args }),
-        )
-      })
-      socket.on('data', (d: Buffer) => chunks.push(d))
-      socket.on('error', reject)
-      socket.on('end', () => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString()) as KeaAnswer<A>)
-        } catch (e) {
-          reject(
-            new CasmError(
-              'CASM_ERR_BACKEND',
-              `${command}: Kea's answer is not JSON`,
-              {},
-              {
-                cause: e,
-              },
-            ),
-          )
-        }
-      })
-    })
+    return new KeaControl({
+      endpoint: { socket: this.socketPath },
+      service: this.service,
+      timeoutMs,
+    }).send<A>(command, args)
   }
 }
 

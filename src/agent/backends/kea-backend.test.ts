@@ -56,16 +56,19 @@ const grant = (id: string, prefix: string, state: 'active' | 'draining' = 'activ
 
 /** casm's subnets in the shared network `casm`, as `prefix id pools`. */
 async function subnets(kea: KeaProcess): Promise<string[]> {
-  const { arguments: config } = await kea.command<Record<string, Record<string, unknown>>>('config-get')
+  const { arguments: config } =
+    await kea.command<Record<string, Record<string, unknown>>>('config-get')
   const root = (config?.['Dhcp4'] ?? config?.['Dhcp6']) as Record<string, unknown>
   const key = root['subnet4'] === undefined ? 'subnet6' : 'subnet4'
   const nets = root['shared-networks'] as Record<string, unknown>[]
   const net = nets.find((n) => n['name'] === 'casm')
+  type Pool = Record<string, string | number | undefined>
   return ((net?.[key] ?? []) as Record<string, unknown>[]).map((s) => {
-    const pools = ((s['pools'] ?? []) as Record<string, unknown>[]).map(
-      (p) => `${String(p['pool'])}${p['client-class'] === undefined ? '' : `[${String(p['client-class'])}]`}`,
+    const pools = ((s['pools'] ?? []) as Pool[]).map(
+      (p) =>
+        `${String(p['pool'])}${p['client-class'] === undefined ? '' : `[${String(p['client-class'])}]`}`,
     )
-    const pd = ((s['pd-pools'] ?? []) as Record<string, unknown>[]).map(
+    const pd = ((s['pd-pools'] ?? []) as Pool[]).map(
       (p) =>
         `${String(p['prefix'])}/${String(p['prefix-len'])}>${String(p['delegated-len'])}${p['client-class'] === undefined ? '' : `[${String(p['client-class'])}]`}`,
     )
@@ -149,7 +152,11 @@ describe('kea backend', { skip }, () => {
     // A second grant for new subscribers, the first one drained.
     await b.install(grant('gr_b', '100.64.9.0/29'))
     await b.drain({ ...grant('gr_a', '100.64.8.0/29'), drainMode: 'natural' })
-    assert.deepEqual(await probe('renew', '02:00:00:00:00:01', address), { type: 'ACK', yiaddr: address, leaseTime: 600 })
+    assert.deepEqual(await probe('renew', '02:00:00:00:00:01', address), {
+      type: 'ACK',
+      yiaddr: address,
+      leaseTime: 600,
+    })
     assert.equal((await probe('reboot', '02:00:00:00:00:01', address)).type, 'ACK')
     const fresh2 = await probe('discover', '02:00:00:00:00:02')
     assert.equal(fresh2.type, 'OFFER')
@@ -165,19 +172,37 @@ describe('kea backend', { skip }, () => {
 
   it('leaves subnets it does not own alone and refuses grants that overlap them', async () => {
     const r = await fresh()
-    const { arguments: config } = await r.kea4.command<Record<string, Record<string, unknown>>>('config-get')
+    const { arguments: config } =
+      await r.kea4.command<Record<string, Record<string, unknown>>>('config-get')
     const dhcp4 = config!['Dhcp4']!
-    dhcp4['subnet4'] = [{ id: 7, subnet: '192.0.2.0/24', pools: [{ pool: '192.0.2.10-192.0.2.20' }] }]
+    dhcp4['subnet4'] = [
+      { id: 7, subnet: '192.0.2.0/24', pools: [{ pool: '192.0.2.10-192.0.2.20' }] },
+    ]
     delete (config as Record<string, unknown>)['hash']
     assert.equal((await r.kea4.command('config-set', config)).result, 0)
     const b = r.backend()
     await b.start()
     await b.install(grant('gr_a', '100.64.8.0/27'))
-    await rejectsCode(b.install(grant('gr_x', '192.0.2.128/25')), 'CASM_ERR_BACKEND', /overlaps subnet 192\.0\.2\.0\/24 \(id 7\)/)
-    assert.deepEqual((await b.holds()).map((h) => h.prefix), ['100.64.8.0/27'])
-    const after = (await r.kea4.command<Record<string, Record<string, unknown>>>('config-get')).arguments!
-    assert.deepEqual((after['Dhcp4']!['subnet4'] as { id: number }[]).map((s) => s.id), [7])
-    await rejectsCode(b.install(grant('gr_s', '2001:db8:1:100::/60')), 'CASM_ERR_BACKEND', /smaller than one delegated prefix/)
+    await rejectsCode(
+      b.install(grant('gr_x', '192.0.2.128/25')),
+      'CASM_ERR_BACKEND',
+      /overlaps subnet 192\.0\.2\.0\/24 \(id 7\)/,
+    )
+    assert.deepEqual(
+      (await b.holds()).map((h) => h.prefix),
+      ['100.64.8.0/27'],
+    )
+    const after = (await r.kea4.command<Record<string, Record<string, unknown>>>('config-get'))
+      .arguments!
+    assert.deepEqual(
+      (after['Dhcp4']!['subnet4'] as { id: number }[]).map((s) => s.id),
+      [7],
+    )
+    await rejectsCode(
+      b.install(grant('gr_s', '2001:db8:1:100::/60')),
+      'CASM_ERR_BACKEND',
+      /smaller than one delegated prefix/,
+    )
     await b.stop()
   })
 
@@ -188,7 +213,12 @@ describe('kea backend', { skip }, () => {
     await b.install(grant('gr_a', '100.64.8.0/27'))
     await b.install(grant('gr_p', '2001:db8:100::/48'))
     const add4 = (ip: string, cltt: number) =>
-      r.kea4.command('lease4-add', { 'ip-address': ip, 'hw-address': '1a:1b:1c:1d:1e:1f', 'valid-lft': 600, expire: cltt + 600 })
+      r.kea4.command('lease4-add', {
+        'ip-address': ip,
+        'hw-address': '1a:1b:1c:1d:1e:1f',
+        'valid-lft': 600,
+        expire: cltt + 600,
+      })
     assert.equal((await add4('100.64.8.5', nowS())).result, 0)
     assert.equal((await add4('100.64.8.6', nowS())).result, 0)
     // Ended ten seconds ago, not yet reclaimed: not counted.
@@ -204,16 +234,25 @@ describe('kea backend', { skip }, () => {
       expire: nowS() + 600,
     })
     assert.equal(pd.result, 0, JSON.stringify(pd))
-    const used = async (prefix: string) => new Map((await b.usage()).map((u) => [u.prefix, u.used])).get(prefix)
+    const used = async (prefix: string) =>
+      new Map((await b.usage()).map((u) => [u.prefix, u.used])).get(prefix)
     // Active grants: Kea's statistics, which count an ended lease until Kea reclaims it (1 s here).
     assert.ok([2, 3].includes((await used('100.64.8.0/27'))!))
     assert.equal(await used('2001:db8:100::/48'), 256)
     await new Promise((r) => setTimeout(r, 2_500))
     assert.equal(await used('100.64.8.0/27'), 2)
     // Draining grants: the leases themselves, live ones only.
-    assert.equal((await r.kea4.command('lease4-add', {
-      'ip-address': '100.64.8.8', 'hw-address': '1a:1b:1c:1d:1e:1f', 'valid-lft': 600, expire: nowS() - 5,
-    })).result, 0)
+    assert.equal(
+      (
+        await r.kea4.command('lease4-add', {
+          'ip-address': '100.64.8.8',
+          'hw-address': '1a:1b:1c:1d:1e:1f',
+          'valid-lft': 600,
+          expire: nowS() - 5,
+        })
+      ).result,
+      0,
+    )
     await b.drain({ ...grant('gr_a', '100.64.8.0/27'), drainMode: 'natural' })
     assert.equal(await used('100.64.8.0/27'), 2)
     await r.kea4.command('lease4-del', { 'ip-address': '100.64.8.5' })
@@ -237,7 +276,10 @@ describe('kea backend', { skip }, () => {
       expire: nowS() + 600,
     })
     const archived: readonly StoredLease[] = await b.leases()
-    assert.deepEqual(archived.map((l) => `${l.grant} ${l.address} ${l.hwAddress}`), ['gr_a 100.64.8.9 1a:1b:1c:1d:1e:2f'])
+    assert.deepEqual(
+      archived.map((l) => `${l.grant} ${l.address} ${l.hwAddress}`),
+      ['gr_a 100.64.8.9 1a:1b:1c:1d:1e:2f'],
+    )
     assert.equal(await b.needsReplay(), false, 'the Kea the backend started with has its leases')
     const before = await subnets(r.kea4)
 
@@ -255,7 +297,10 @@ describe('kea backend', { skip }, () => {
       { ...archived[0]!, grant: 'gr_gone', address: '100.64.9.1' },
       { ...archived[0]!, address: '100.64.8.10', cltt: nowS() - 700 },
     ])
-    assert.deepEqual({ ...result, errors: [] }, { added: 1, present: 0, skipped: 2, failed: 0, errors: [] })
+    assert.deepEqual(
+      { ...result, errors: [] },
+      { added: 1, present: 0, skipped: 2, failed: 0, errors: [] },
+    )
     assert.deepEqual(
       (await b.leases()).map((l) => `${l.address} ${l.hwAddress} ${l.subnetId}`),
       ['100.64.8.9 1a:1b:1c:1d:1e:2f 1000000'],
@@ -270,9 +315,17 @@ describe('kea backend', { skip }, () => {
     const r = await fresh()
     const only4 = r.backend({ dhcp6: undefined })
     await only4.start()
-    await rejectsCode(only4.install(grant('gr_p', '2001:db8:100::/48')), 'CASM_ERR_BACKEND', /no DHCPv6/)
+    await rejectsCode(
+      only4.install(grant('gr_p', '2001:db8:100::/48')),
+      'CASM_ERR_BACKEND',
+      /no DHCPv6/,
+    )
     await only4.stop()
     const nowhere = new KeaBackend({ dhcp4: { socket: join(r.dir, 'missing.sock') } })
-    await rejectsCode(nowhere.start(), 'CASM_ERR_BACKEND', /did not answer 'config-get'.*is it running/)
+    await rejectsCode(
+      nowhere.start(),
+      'CASM_ERR_BACKEND',
+      /did not answer 'config-get'.*is it running/,
+    )
   })
 })

@@ -155,11 +155,20 @@ export class KeaBackend implements Backend {
       delegatedLength: options.delegatedLength ?? 56,
       gateway: options.gateway === true,
     }
-    const add = (family: 'ipv4' | 'ipv6', endpoint: KeaEndpoint | undefined, service: KeaService, mode: KeaMode): void => {
+    const add = (
+      family: 'ipv4' | 'ipv6',
+      endpoint: KeaEndpoint | undefined,
+      service: KeaService,
+      mode: KeaMode,
+    ): void => {
       if (endpoint === undefined) return
       const v4 = family === 'ipv4'
       this.#servers.set(family, {
-        control: new KeaControl({ endpoint, service, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) }),
+        control: new KeaControl({
+          endpoint,
+          service,
+          ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+        }),
         layout: {
           ...common,
           mode,
@@ -276,12 +285,14 @@ export class KeaBackend implements Backend {
   }
 
   /** @inheritdoc */
-  async holds(): Promise<readonly HeldGrant[]> {
-    return [...this.#entries.values()].map((e) => ({
-      ...(e.grant === undefined ? {} : { grant: e.grant }),
-      prefix: e.prefix,
-      state: e.state,
-    }))
+  holds(): Promise<readonly HeldGrant[]> {
+    return Promise.resolve(
+      [...this.#entries.values()].map((e) => ({
+        ...(e.grant === undefined ? {} : { grant: e.grant }),
+        prefix: e.prefix,
+        state: e.state,
+      })),
+    )
   }
 
   /** Live leases of every held grant that has a grant id, for the coordinator's lease archive. */
@@ -350,7 +361,8 @@ export class KeaBackend implements Backend {
       else if (/already exists/i.test(answer.text ?? '')) result.present++
       else {
         result.failed++
-        if (result.errors.length < 5) result.errors.push(`${lease.address}: ${answer.text ?? answer.result}`)
+        if (result.errors.length < 5)
+          result.errors.push(`${lease.address}: ${answer.text ?? answer.result}`)
       }
     }
     this.#stats.replayed += result.added
@@ -359,7 +371,11 @@ export class KeaBackend implements Backend {
 
   /** @inheritdoc */
   describe(): Record<string, unknown> {
-    return { leases: this.#stats.leases, keaConfigSets: this.#stats.configSets, keaReapplied: this.#stats.reapplied }
+    return {
+      leases: this.#stats.leases,
+      keaConfigSets: this.#stats.configSets,
+      keaReapplied: this.#stats.reapplied,
+    }
   }
 
   /** @inheritdoc */
@@ -385,7 +401,9 @@ export class KeaBackend implements Backend {
     if (entry === undefined) this.#entries.delete(prefix)
     else this.#entries.set(prefix, entry)
     const family = Prefix.parse(prefix).family === 'ipv6' ? 'ipv6' : 'ipv4'
-    const server = this.#servers.get(family)!
+    const server = this.#servers.get(family)
+    if (server === undefined)
+      throw new CasmError('CASM_ERR_BACKEND', `no Kea server for ${prefix}`, { prefix })
     try {
       await this.#apply(family, server, await this.#config(server))
     } catch (error) {
@@ -428,7 +446,11 @@ export class KeaBackend implements Backend {
       if (e.subnetId !== 0) return e
       while (taken.has(this.#nextSubnetId)) this.#nextSubnetId++
       if (this.#nextSubnetId > MAX_SUBNET_ID)
-        throw new CasmError('CASM_ERR_BACKEND', 'no Kea subnet id left above --kea-subnet-id-base', {})
+        throw new CasmError(
+          'CASM_ERR_BACKEND',
+          'no Kea subnet id left above --kea-subnet-id-base',
+          {},
+        )
       const withId = { ...e, subnetId: this.#nextSubnetId++ }
       this.#entries.set(e.prefix, withId)
       return withId
@@ -466,7 +488,10 @@ export class KeaBackend implements Backend {
   async #save(): Promise<void> {
     const file = this.#options.stateFile
     if (file === undefined) return
-    const record: StateRecord = { nextSubnetId: this.#nextSubnetId, grants: [...this.#entries.values()] }
+    const record: StateRecord = {
+      nextSubnetId: this.#nextSubnetId,
+      grants: [...this.#entries.values()],
+    }
     await writeFileAtomic(file, JSON.stringify(record, null, 1))
   }
 }

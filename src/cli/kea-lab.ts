@@ -21,8 +21,8 @@ import { buildServer } from '../api/server.js'
 import { Coordinator } from '../coordinator/coordinator.js'
 import { CasmError } from '../errors/casm-error.js'
 import { openStore } from '../store/open-store.js'
-import { type KeaProcess, startKea } from './kea-process.js'
-import { type PerfdhcpOptions, type PerfdhcpRun, startPerfdhcp } from './perfdhcp.js'
+import { type KeaProcess, startKea } from '../kea/kea-process.js'
+import { type PerfdhcpOptions, type PerfdhcpRun, startPerfdhcp } from '../kea/perfdhcp.js'
 
 /** A coordinator the lab talks to with an admin token. */
 export interface LabCoordinator {
@@ -77,7 +77,12 @@ export interface KeaLabOptions {
   /** The agents' `--watch`, ms (default 100). */
   readonly watchMs?: number
   /** Each agent's log lines go here (default: nowhere). */
-  readonly log?: (device: string, level: 'info' | 'warn' | 'error', action: string, fields: Readonly<Record<string, unknown>>) => void
+  readonly log?: (
+    device: string,
+    level: 'info' | 'warn' | 'error',
+    action: string,
+    fields: Readonly<Record<string, unknown>>,
+  ) => void
   /** Where everything lives (default: a new temporary directory, removed by `stop`). */
   readonly dir?: string
   /** A coordinator to use (default: one started in the lab's directory). */
@@ -126,9 +131,16 @@ export class KeaLab {
     const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'casm-kea-lab-')))
     const coordinator = o.coordinator ?? (await startLabCoordinator(join(dir, 'coordinator')))
     const devices: LabDevice[] = []
-    const lab = new KeaLab(coordinator, devices, dir, o.dir === undefined, o.coordinator === undefined)
+    const lab = new KeaLab(
+      coordinator,
+      devices,
+      dir,
+      o.dir === undefined,
+      o.coordinator === undefined,
+    )
     try {
-      const call = (method: string, path: string, body?: unknown) => labApi(coordinator, method, path, body)
+      const call = (method: string, path: string, body?: unknown) =>
+        labApi(coordinator, method, path, body)
       await call('POST', '/api/v1/domains', { name: 'lab' })
       await call('POST', '/api/v1/blocks', { domain: 'lab', space: o.block })
       await call('POST', '/api/v1/pools', {
@@ -152,12 +164,22 @@ export class KeaLab {
       for (const [i, kea] of keas.entries()) {
         const name = `kea-${i + 1}`
         await call('POST', '/api/v1/devices', { name })
-        const token = (await call('POST', '/api/v1/tokens', { name: `${name}-agent`, role: 'device', device: name }))['secret'] as string
+        const token = (
+          await call('POST', '/api/v1/tokens', {
+            name: `${name}-agent`,
+            role: 'device',
+            device: name,
+          })
+        )['secret'] as string
         const backend = new KeaBackend({
           ...(v6 ? { dhcp6: { socket: kea.socketPath } } : { dhcp4: { socket: kea.socketPath } }),
           stateFile: join(dir, `agent-${name}`, 'kea-backend.json'),
         })
-        const client = new CoordinatorClient({ url: coordinator.url, token, requestTimeoutMs: 10_000 })
+        const client = new CoordinatorClient({
+          url: coordinator.url,
+          token,
+          requestTimeoutMs: 10_000,
+        })
         const agent = new Agent({
           client,
           backend,
@@ -197,7 +219,11 @@ export class KeaLab {
 
   /** The device's grants as the coordinator has them (every state). */
   async grants(device: LabDevice): Promise<LabGrant[]> {
-    const page = await labApi(this.coordinator, 'GET', `/api/v1/grants?device=${device.name}&limit=1000`)
+    const page = await labApi(
+      this.coordinator,
+      'GET',
+      `/api/v1/grants?device=${device.name}&limit=1000`,
+    )
     return page['items'] as LabGrant[]
   }
 
@@ -227,12 +253,17 @@ export async function labApi(
   })
   const answer = (await res.json()) as Record<string, unknown>
   if (!res.ok)
-    throw new CasmError('CASM_ERR_INTERNAL', `${method} ${path}: ${res.status} ${JSON.stringify(answer)}`)
+    throw new CasmError(
+      'CASM_ERR_INTERNAL',
+      `${method} ${path}: ${res.status} ${JSON.stringify(answer)}`,
+    )
   return answer
 }
 
 function labLogger(device: string, sink: KeaLabOptions['log']): AgentLogger {
-  const to = (level: 'info' | 'warn' | 'error') => (action: string, fields: Readonly<Record<string, unknown>> = {}) =>
-    sink?.(device, level, action, fields)
+  const to =
+    (level: 'info' | 'warn' | 'error') =>
+    (action: string, fields: Readonly<Record<string, unknown>> = {}) =>
+      sink?.(device, level, action, fields)
   return { info: to('info'), warn: to('warn'), error: to('error') }
 }
