@@ -90,7 +90,7 @@ export async function runKeaDemo(
   if (!kea.available)
     throw new CasmError(
       'CASM_ERR_BACKEND',
-      `the Kea demo needs Kea: ${kea.reason}; install it with: apt-get install kea-dhcp4-server kea-dhcp6-server kea-admin`,
+      `the Kea demo needs Kea: ${kea.reason}; install it with: apt-get install kea-dhcp4-server kea-dhcp6-server kea-admin kea-ctrl-agent`,
     )
   const v6 = o.family === 'ipv6'
   const tally = new Map<string, Tally>()
@@ -272,7 +272,7 @@ export function demoCommand(): Command {
     .option('--json', 'one JSON object per line')
     .addHelpText(
       'after',
-      '\nNeeds Kea 2.2 and perfdhcp: apt-get install kea-dhcp4-server kea-dhcp6-server kea-admin\n' +
+      '\nNeeds Kea 2.2 and perfdhcp: apt-get install kea-dhcp4-server kea-dhcp6-server kea-admin kea-ctrl-agent\n' +
         'Everything runs on loopback in a temporary directory, removed at the end.',
     )
     .action(async (raw: Record<string, string | boolean | undefined>) => {

@@ -102,7 +102,7 @@ export type KeaAvailability =
   | { readonly available: true; readonly version: string }
   | { readonly available: false; readonly reason: string }
 
-const PROGRAMS = ['kea-dhcp4', 'kea-dhcp6', 'perfdhcp'] as const
+const PROGRAMS = ['kea-dhcp4', 'kea-dhcp6', 'perfdhcp', 'kea-ctrl-agent'] as const
 const HOOKS = ['libdhcp_lease_cmds.so', 'libdhcp_stat_cmds.so'] as const
 const LOOPBACK: Readonly<Record<KeaService, string>> = { dhcp4: '127.0.0.1', dhcp6: '::1' }
 const START_TIMEOUT_MS = 15_000
@@ -157,7 +157,7 @@ function notRunning(run: ReturnType<typeof spawnSync>): string {
 export function keaSkipReason(): string | undefined {
   const kea = keaAvailable()
   if (kea.available) return undefined
-  const reason = `Kea is not installed: ${kea.reason} (apt-get install kea-dhcp4-server kea-dhcp6-server kea-admin)`
+  const reason = `Kea is not installed: ${kea.reason} (apt-get install kea-dhcp4-server kea-dhcp6-server kea-admin kea-ctrl-agent)`
   if (process.env['CI'] === 'true')
     throw new CasmError('CASM_ERR_BACKEND', `${reason}; CI=true: the Kea tests must run`)
   return reason

@@ -11,6 +11,7 @@ import { dhcp4Probe } from '../../../test/support/dhcp4-probe.js'
 import { rejectsCode } from '../../../test/support/throws-code.js'
 import type { StoredLease } from '../../domain/device-lease.js'
 import { type KeaProcess, keaSkipReason, startKea } from '../../kea/kea-process.js'
+import { runPerfdhcp } from '../../kea/perfdhcp.js'
 import { backendConformance } from './backend.case.js'
 import { KeaBackend, type KeaBackendOptions } from './kea-backend.js'
 
@@ -308,6 +309,34 @@ describe('kea backend', { skip }, () => {
     // Replaying again changes nothing.
     assert.equal((await b.replay(archived)).present, 1)
     assert.equal(await b.needsReplay(), false, 'asked once per restart')
+    await b.stop()
+  })
+
+  it('serves DHCPv6 addresses (IA_NA) from a grant in na mode, to real clients', async () => {
+    const r = await fresh()
+    const b = r.backend({ v6Mode: 'na', dhcp4: undefined })
+    await b.start()
+    await b.install(grant('gr_n', '2001:db8:5::/64'))
+    assert.deepEqual(await subnets(r.kea6), [
+      '2001:db8:5::/64 1000000 2001:db8:5::1-2001:db8:5:0:ffff:ffff:ffff:ffff',
+    ])
+    const run = await runPerfdhcp({
+      service: 'dhcp6',
+      serverPort: r.kea6.serverPort,
+      clientPort: r.kea6.clientPort,
+      leaseType: 'address-only',
+      rate: 10,
+      clients: 5,
+      requests: 5,
+      dropTime: 2,
+      exitWaitMs: 1_000,
+    })
+    assert.equal(run.exchanges['REQUEST-REPLY']?.received, 5, run.stdout)
+    // A /64 is one usage unit: in use as soon as one address is.
+    assert.deepEqual(await b.usage(), [{ grant: 'gr_n', prefix: '2001:db8:5::/64', used: 1 }])
+    await b.drain({ ...grant('gr_n', '2001:db8:5::/64'), drainMode: 'natural' })
+    assert.deepEqual(await b.usage(), [{ grant: 'gr_n', prefix: '2001:db8:5::/64', used: 1 }])
+    assert.equal((await b.leases()).filter((l) => l.kind === 'na').length, 5)
     await b.stop()
   })
 
