@@ -129,9 +129,9 @@ export async function runKeaDemo(
       )
       const usage = await d.backend.usage().catch(() => [])
       const used = usage.reduce((a, u) => a + u.used, 0)
-      parts.push(
-        `${d.name} ${grants.length} grant(s) ${describeGrants(grants)} ${used} ${v6 ? '/64s' : 'addresses'} in use`,
-      )
+      // DHCPv6: usage comes in /64s; each delegated /56 is 256 of them.
+      const inUse = v6 ? `${Math.round(used / 256)} /56s delegated` : `${used} addresses in use`
+      parts.push(`${d.name} ${grants.length} grant(s) ${describeGrants(grants)} ${inUse}`)
       devices.push({
         device: d.name,
         grants: grants.map((g) => ({ prefix: g.prefix, state: g.state })),
@@ -220,8 +220,10 @@ export async function runKeaDemo(
         write(
           `${d.device.padEnd(8)} ${String(d.exchanges).padStart(9)}  ${String(d.completed).padStart(9)}  ${`${d.successPercent.toFixed(2)} %`.padStart(8)}  ${String(d.granted).padStart(15)}  ${String(d.released).padStart(15)}\n`,
         )
+      const returned = summary.devices.reduce((a, d) => a + d.released, 0)
+      const held = summary.devices.reduce((a, d) => a + d.granted - d.released, 0)
       write(
-        `took ${summary.seconds} s; every grant came from the pool and went back to it once its leases had run out.\n`,
+        `took ${summary.seconds} s; ${returned} grant(s) went back to the pool once Kea had no live lease in them, ${held} still held (the pool keeps one per device).\n`,
       )
     } else write(`${JSON.stringify(summary)}\n`)
     return summary
