@@ -45,7 +45,9 @@ const log = (text: string): void => void process.stderr.write(`[bench] kea: ${te
 function requireKea(): void {
   const kea = keaAvailable()
   if (!kea.available)
-    throw new Error(`${kea.reason}: apt-get install kea-dhcp4-server kea-dhcp6-server kea-admin kea-ctrl-agent`)
+    throw new Error(
+      `${kea.reason}: apt-get install kea-dhcp4-server kea-dhcp6-server kea-admin kea-ctrl-agent`,
+    )
 }
 
 interface Sample {
