@@ -53,9 +53,10 @@ export function parseKeaDemoOptions(
 }
 
 /** The pool policy of the demo: a fast loop so that a minute shows growth and reclaim. */
-const POLICY: Readonly<Record<'ipv4' | 'ipv6', LabPolicy>> = {
-  ipv4: {
-    unit: { min: 24, default: 27, max: 27 },
+function demoPolicy(family: 'ipv4' | 'ipv6'): LabPolicy {
+  return {
+    // /27s of 30 addresses, or /52s of 16 delegated /56s.
+    unit: family === 'ipv4' ? { min: 24, default: 27, max: 27 } : { min: 48, default: 52, max: 52 },
     highWatermark: 0.7,
     lowWatermark: 0.2,
     reportInterval: 1,
@@ -63,17 +64,7 @@ const POLICY: Readonly<Record<'ipv4' | 'ipv6', LabPolicy>> = {
     leadTime: 5,
     quarantine: 0,
     minUnits: 1,
-  },
-  ipv6: {
-    unit: { min: 48, default: 52, max: 52 },
-    highWatermark: 0.7,
-    lowWatermark: 0.2,
-    reportInterval: 1,
-    holdDown: 3,
-    leadTime: 5,
-    quarantine: 0,
-    minUnits: 1,
-  },
+  }
 }
 
 interface Tally {
@@ -102,7 +93,7 @@ export async function runKeaDemo(
     servers: o.servers,
     block: v6 ? '2001:db8::/32' : '100.64.0.0/16',
     space: [v6 ? '2001:db8:100::/40' : '100.64.0.0/20'],
-    policy: POLICY[o.family],
+    policy: demoPolicy(o.family),
     validLifetime: o.lifetime,
     log: (device, level, action, fields) => {
       const t = tally.get(device) ?? { granted: 0, released: 0 }
