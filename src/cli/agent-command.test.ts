@@ -71,6 +71,8 @@ describe('casm agent options', () => {
       [{ backend: 'kea', keaSocket4: '/x', keaSubnetIdBase: '0' }, '--kea-subnet-id-base'],
       [{ backend: 'kea', keaSocket4: '/x', leaseUpload: '-1' }, '--lease-upload'],
       [{ backend: 'kea', keaSocket4: '/x', leaseReplay: 'sometimes' }, '--lease-replay'],
+      [{ backend: 'kea', keaSocket4: '/x', planes: 'up1,up2' }, '--planes'],
+      [{ watch: '0.5' }, '--watch'],
     ] as const)
       assert.throws(
         () => parseAgentOptions(input(extra)),

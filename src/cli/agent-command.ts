@@ -155,6 +155,11 @@ export function parseAgentOptions(o: AgentCommandInput): AgentCommandOptions {
     if (new Set(planes).size !== planes.length)
       throw bad(`--planes '${o.planes}' names a plane twice`, '--planes')
   }
+  if (planes !== undefined && o.backend === 'kea')
+    throw bad(
+      '--planes goes with --backend sim or exec; for several Kea servers run one agent each (a device per server)',
+      '--planes',
+    )
   if (o.family !== undefined && o.family !== 'ipv4' && o.family !== 'ipv6')
     throw bad(`--family '${o.family}' is unknown; use ipv4 or ipv6`, '--family')
   const subscribers = Number(o.simSubscribers)
