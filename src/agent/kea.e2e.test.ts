@@ -5,6 +5,7 @@
  * released while Kea still had a live lease in it (a lease watcher records every lease seen).
  */
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { after, describe, it } from 'node:test'
 import { api } from '../../test/support/casm-server.js'
@@ -195,12 +196,64 @@ function subscribers(r: Rig, o: { rate: number; clients: number; seconds: number
   })
 }
 
-/** Completed exchanges over started ones: DORA (v4) or SARR (v6). */
-function successRate(result: PerfdhcpResult, v6: boolean): number {
-  const first = result.exchanges[v6 ? 'SOLICIT-ADVERTISE' : 'DISCOVER-OFFER']
-  const second = result.exchanges[v6 ? 'REQUEST-REPLY' : 'REQUEST-ACK']
+/** Kea's packet counters (statistic-get-all): what reached it and what it answered. */
+async function keaCounters(
+  kea: KeaProcess,
+  v6: boolean,
+): Promise<{ first: number; second: number; answered: number }> {
+  const { arguments: stats } =
+    await kea.command<Record<string, [number, string][]>>('statistic-get-all')
+  const n = (name: string): number => stats?.[name]?.[0]?.[0] ?? 0
+  return v6
+    ? {
+        first: n('pkt6-solicit-received'),
+        second: n('pkt6-request-received'),
+        answered: n('pkt6-reply-sent'),
+      }
+    : {
+        first: n('pkt4-discover-received'),
+        second: n('pkt4-request-received'),
+        answered: n('pkt4-ack-sent'),
+      }
+}
+
+/** Kea's log lines saying a client found no free address or prefix. */
+const noSpace = (kea: KeaProcess): number =>
+  readFileSync(kea.logPath, 'utf8')
+    .split('\n')
+    .filter((l) => / ALLOC_ENGINE_V[46]_ALLOC_FAIL /.test(l)).length
+
+/**
+ * Runs subscribers and checks the DHCP outcome: no client found the space exhausted; every
+ * exchange that reached Kea completed (≥ 99 %); and every failure is a packet Kea never
+ * received — Kea 2.2 closes its sockets while `config-set` applies a new pool, and perfdhcp,
+ * unlike a real client, does not send again (docs/kea.md). Returns the overall rate.
+ */
+async function serve(
+  r: Rig,
+  o: { rate: number; clients: number; seconds: number; seed: number },
+): Promise<{ rate: number; result: PerfdhcpResult; unseen: number }> {
+  const before = await keaCounters(r.kea, r.v6)
+  const refusedBefore = noSpace(r.kea)
+  const result = await subscribers(r, o).result
+  const after = await keaCounters(r.kea, r.v6)
+  const first = result.exchanges[r.v6 ? 'SOLICIT-ADVERTISE' : 'DISCOVER-OFFER']
+  const second = result.exchanges[r.v6 ? 'REQUEST-REPLY' : 'REQUEST-ACK']
   assert.ok(first !== undefined && second !== undefined && first.sent > 0, result.stdout)
-  return second.received / first.sent
+  assert.equal(noSpace(r.kea) - refusedBefore, 0, `clients found no free address\n${result.stdout}`)
+  const reached = after.first - before.first
+  const requested = after.second - before.second
+  const answered = after.answered - before.answered
+  assert.ok(
+    answered / reached >= 0.99,
+    `Kea completed ${answered} of the ${reached} exchanges that reached it`,
+  )
+  const unseen = first.sent - reached + (second.sent - requested)
+  const failed = first.sent - second.received
+  assert.equal(failed, unseen, `${failed} failed, ${unseen} never reached Kea\n${result.stdout}`)
+  // Bounded: a few packets per config-set at these rates.
+  assert.ok(second.received / first.sent >= 0.97, result.stdout)
+  return { rate: second.received / first.sent, result, unseen }
 }
 
 const inside = (address: string, prefix: string): boolean => {
@@ -242,19 +295,14 @@ describe('casm agent --backend kea with real DHCP traffic', { skip }, () => {
       const first = live(await grantsOf(r.target, r.device))
       assert.equal(first.length, 1)
       // One unit holds 30 addresses (/27) or 16 delegated /56s (/52); more subscribers come.
-      // 100 (v6) or 200 (v4) exchanges: 99 % leaves room for the one or two packets Kea may drop
-      // while config-set reopens its sockets (docs/kea.md); real clients would send them again.
-      const run = subscribers(
+      const { rate, unseen } = await serve(
         r,
         v6
           ? { rate: 5, clients: 150, seconds: 20, seed: 7 }
           : { rate: 10, clients: 300, seconds: 20, seed: 7 },
       )
-      const result = await run.result
-      const rate = successRate(result, v6)
       const grown = live(await grantsOf(r.target, r.device))
       assert.ok(grown.length >= 3, `grew to ${grown.length} grants`)
-      assert.ok(rate >= 0.99, `success rate ${rate}\n${result.stdout}`)
       assert.deepEqual((await keaSubnets(r.kea, v6)).sort(), grown.map((g) => g.prefix).sort())
       // The subscribers leave (no renewals: their leases run out); the loop drains and reclaims.
       await eventually(
@@ -270,7 +318,7 @@ describe('casm agent --backend kea with real DHCP traffic', { skip }, () => {
       )
       const seen = await checkInvariants(r)
       t.diagnostic(
-        `success ${(rate * 100).toFixed(2)} %, grew to ${grown.length} grants, ${seen.leases} leases, ${seen.releases} releases`,
+        `success ${(rate * 100).toFixed(2)} % (${unseen} packets lost while Kea reconfigured), grew to ${grown.length} grants, ${seen.leases} leases, ${seen.releases} releases`,
       )
       assert.ok(seen.releases >= 2, `releases ${seen.releases}`)
       assert.ok(seen.leases >= (v6 ? 60 : 100), `leases seen ${seen.leases}`)
@@ -305,8 +353,7 @@ describe('casm agent --backend kea with real DHCP traffic', { skip }, () => {
     )
     for (const b of before) assert.ok(now.has(b), `lease ${b} lost over the restart`)
     // New subscribers are served again, and the agent carries on.
-    const again = await subscribers(r, { rate: 5, clients: 40, seconds: 6, seed: 13 }).result
-    assert.ok(successRate(again, false) >= 0.99, again.stdout)
+    await serve(r, { rate: 5, clients: 40, seconds: 6, seed: 13 })
     await checkInvariants(r)
   })
 
