@@ -2956,5 +2956,70 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
       assert.match(m.text, /^casm_lease_uploads_total [1-9]\d*$/m)
       assert.match(m.text, /^casm_lease_upload_leases_total [1-9]\d*$/m)
     })
+    // ---- import and export -------------------------------------------------------------------
+
+    it('import: dry run, all or nothing with every ref, overlaps, round trip, roles', async () => {
+      const tenant = async (name: string): Promise<Client> => {
+        ok(await root.post('/api/v1/tenants', { name }), 201)
+        return h.as(h.rootSecret, name)
+      }
+      const a = await tenant('imp-a')
+      const doc = {
+        version: 1,
+        domains: [{ name: 'inet' }, { name: 'vrf-b' }],
+        blocks: [
+          { domain: 'inet', space: '10.0.0.0/16', ref: 'b.csv:2' },
+          { domain: 'vrf-b', space: '10.0.0.0/16', ref: 'b.csv:3' },
+        ],
+        pools: [
+          { name: 'p1', domain: 'inet', kind: 'dhcp', space: ['10.0.0.0/24'], ref: 'p.csv:2' },
+          { name: 'p2', domain: 'vrf-b', kind: 'dhcp', space: ['10.0.0.0/24'], ref: 'p.csv:3' },
+        ],
+        devices: [{ name: 'dev-1', attributes: { function: 'bng' } }],
+        reservations: [{ pool: 'p1', prefix: '10.0.0.0/28', description: 'gw', ref: 'r.csv:2' }],
+        grants: [{ pool: 'p1', device: 'dev-1', prefix: '10.0.0.128/27' }],
+      }
+      const dry = ok<{ applied: boolean; created: unknown[] }>(
+        await a.post('/api/v1/import?dryRun=true', doc),
+      )
+      assert.equal(dry.applied, false)
+      assert.equal(dry.created.length, 9)
+      assert.deepEqual(ok<Items<unknown>>(await a.get('/api/v1/domains')).items, [])
+
+      const bad = {
+        ...doc,
+        blocks: [...doc.blocks, { domain: 'inet', space: '10.0.128.0/17', ref: 'b.csv:4' }],
+        reservations: [...doc.reservations, { pool: 'p1', prefix: '10.9.0.0/28', ref: 'r.csv:3' }],
+      }
+      const refused = fails(
+        await a.post('/api/v1/import', bad),
+        400,
+        'CASM_ERR_VALIDATION',
+      ) as unknown as {
+        details: { problems: { ref: string; code: string }[] }
+      }
+      assert.deepEqual(refused.details.problems.map((p) => `${p.ref} ${p.code}`).sort(), [
+        'b.csv:4 CASM_ERR_OVERLAP',
+        'r.csv:3 CASM_ERR_OUT_OF_POOL',
+      ])
+      assert.deepEqual(ok<Items<unknown>>(await a.get('/api/v1/domains')).items, [])
+
+      const done = ok<{ applied: boolean }>(await a.post('/api/v1/import', doc))
+      assert.equal(done.applied, true)
+      const exported = ok<Record<string, unknown>>(await a.get('/api/v1/export'))
+      const b = await tenant('imp-b')
+      ok(await b.post('/api/v1/import', exported))
+      assert.deepEqual(ok(await b.get('/api/v1/export')), exported)
+
+      const viewer = ok<{ secret: string }>(
+        await a.post('/api/v1/tokens', { name: 'imp-viewer', role: 'viewer' }),
+        201,
+      )
+      fails(
+        await h.as(viewer.secret).post('/api/v1/import?dryRun=true', doc),
+        403,
+        'CASM_ERR_FORBIDDEN',
+      )
+    })
   })
 }

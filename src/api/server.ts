@@ -17,6 +17,7 @@ import { SCHEMA_VERSION } from '../store/migrations.js'
 import { errorBody, toCasmError } from './http.js'
 import { createMetrics } from './metrics.js'
 import { allocationRoutes } from './routes/allocation-routes.js'
+import { importRoutes } from './routes/import-routes.js'
 import { inventoryRoutes } from './routes/inventory-routes.js'
 import { leaseRoutes } from './routes/lease-routes.js'
 import { loopRoutes } from './routes/loop-routes.js'
@@ -213,5 +214,6 @@ export async function buildServer(
   loopRoutes(app)
   leaseRoutes(app)
   tenancyRoutes(app)
+  importRoutes(app)
   return app
 }

@@ -10,10 +10,25 @@ import { isCasmError } from '../errors/casm-error.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { eventsCommand, tokenCommand } from './admin-commands.js'
 import { agentCommand } from './agent-command.js'
+import { completionCommand } from './completion-command.js'
 import { demoCommand } from './demo-command.js'
 import { ipCommand } from './ip-command.js'
 import { serveCommand } from './serve-command.js'
 import { createOutput } from './output.js'
+import { apiTokenCommands } from './api-token-commands.js'
+import { assignmentCommands } from './assignment-commands.js'
+import { blockCommands } from './block-commands.js'
+import { deviceCommands } from './device-commands.js'
+import { domainCommands } from './domain-commands.js'
+import { eventListCommand } from './event-list-command.js'
+import { findCommand } from './find-command.js'
+import { grantCommands } from './grant-commands.js'
+import { loginCommand, logoutCommand } from './login-command.js'
+import { poolCommands } from './pool-commands.js'
+import { reservationCommands } from './reservation-commands.js'
+import { usageCommand } from './usage-command.js'
+import { exportCommand } from './export-command.js'
+import { importCommand } from './import-command.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string
@@ -30,12 +45,36 @@ export function buildProgram(): Command {
     .version(pkg.version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+    .addHelpText(
+      'after',
+      '\nThe resource commands (domains, blocks, pools, devices, grants, assignments, reservations,\n' +
+        'tokens, find, usage, events list) talk to a coordinator over its REST API: give --url and\n' +
+        '--token, set CASM_URL and CASM_TOKEN, or run casm login once. `casm token` (singular) and\n' +
+        '`casm events verify` also work straight on the local store (--data).\n\n' +
+        'Example:\n  casm login --url http://127.0.0.1:8470 --token "$(cat data/admin-token)"\n' +
+        '  casm pools list',
+    )
   program.addCommand(serveCommand())
   program.addCommand(tokenCommand(out))
-  program.addCommand(eventsCommand(out))
+  program.addCommand(eventsCommand(out).addCommand(eventListCommand()))
+  program.addCommand(loginCommand())
+  program.addCommand(logoutCommand())
+  program.addCommand(domainCommands())
+  program.addCommand(blockCommands())
+  program.addCommand(poolCommands())
+  program.addCommand(deviceCommands())
+  program.addCommand(grantCommands())
+  program.addCommand(assignmentCommands())
+  program.addCommand(reservationCommands())
+  program.addCommand(apiTokenCommands())
+  program.addCommand(findCommand())
+  program.addCommand(usageCommand())
+  program.addCommand(importCommand())
+  program.addCommand(exportCommand())
   program.addCommand(ipCommand(out))
   program.addCommand(agentCommand())
   program.addCommand(demoCommand())
+  program.addCommand(completionCommand(() => program))
   applyToAll(program, (c) => c.exitOverride().showHelpAfterError('(run with --help for usage)'))
   return program
 }

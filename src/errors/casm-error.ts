@@ -124,7 +124,7 @@ export const CASM_ERRORS = {
   },
   CASM_ERR_UNAVAILABLE: {
     status: 503,
-    hint: 'the store is unreachable or busy; retry shortly and check the database',
+    hint: 'the store or the coordinator is unreachable or busy: retry shortly; check the database, or the coordinator URL (--url, CASM_URL) and that casm serve runs',
   },
   CASM_ERR_BACKEND: {
     status: 424,
