@@ -147,6 +147,8 @@ describe('casm resource subcommands against casm serve', () => {
       ['100.64.0.0/10'],
     )
     table(pools, ['name', 'domain', 'kind'], 'bng-east')
+    // Tables name the domain, where the API gives its id.
+    assert.match(pools.stdout, /bng-east\s*│\s*internet\s*│/)
     assert.equal(json<{ items: unknown[] }>(devices).items.length, 1)
     assert.equal(json<{ policy: { unit: { default: number } } }>(shown).policy.unit.default, 27)
     assert.equal(json<{ description: string }>(changed).description, 'east BNG')

@@ -141,6 +141,12 @@ export interface ListFilter {
 export type Column = readonly [string, (item: Json) => unknown]
 
 /** The description of one resource's subcommands. */
+/** Domain names by id, for tables. */
+async function domainNames(client: CasmApiClient): Promise<Map<string, string>> {
+  const page = await client.get<{ items: { id: string; name: string }[] }>('/api/v1/domains')
+  return new Map(page.items.map((d) => [d.id, d.name]))
+}
+
 export interface ResourceSpec {
   /** Plural command name: `domains`. */
   readonly name: string
@@ -255,10 +261,19 @@ export function resourceCommand(spec: ResourceSpec): Command {
         printJson(list.paged ? page : { items: page.items })
         return
       }
+      // The API names a block's or pool's domain by id; people read names.
+      const names = page.items.some((it) => String(it['domain']).startsWith('dom_'))
+        ? await domainNames(client)
+        : new Map<string, string>()
+      const named = page.items.map((it) =>
+        typeof it['domain'] === 'string' && names.has(it['domain'])
+          ? { ...it, domain: names.get(it['domain']) }
+          : it,
+      )
       process.stdout.write(
         renderTable(
           list.columns.map(([h]) => h),
-          page.items.map((it) => list.columns.map(([, f]) => cell(f(it)))),
+          named.map((it) => list.columns.map(([, f]) => cell(f(it)))),
         ),
       )
       if (page.next !== null) process.stderr.write(`more: --after ${page.next} (or --all)\n`)
