@@ -23,7 +23,10 @@ export type CommonFlags = TargetFlags & { json?: boolean }
 /** True when output may be coloured: a terminal, and NO_COLOR unset. */
 export function useColour(): boolean {
   const noColor = process.env['NO_COLOR']
-  return process.stdout.isTTY && (noColor === undefined || noColor === '')
+  // isTTY is undefined off a terminal, and picocolors takes undefined as "decide yourself" (it
+  // turns colour on when CI is set): give it a boolean.
+  const tty = process.stdout.isTTY as boolean | undefined
+  return tty === true && (noColor === undefined || noColor === '')
 }
 
 /** Renders a table (cli-table3) with a header row; no colour unless {@link useColour}. */
