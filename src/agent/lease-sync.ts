@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { LeaseInput, StoredLease } from '../domain/device-lease.js'
+import { type LeaseInput, MAX_LEASES_PER_UPLOAD, type StoredLease } from '../domain/device-lease.js'
 import type { AgentLogger } from './agent-logger.js'
 import type { Backend } from './backends/backend.js'
 import { sleep } from './backoff.js'
@@ -43,7 +43,7 @@ export interface LeaseSyncOptions {
   readonly serial: <T>(fn: () => Promise<T>) => Promise<T>
   /** The grant ids the device holds now (a snapshot per grant, empty ones too). */
   readonly heldGrants: () => readonly string[]
-  /** Between uploads, ms. */
+  /** Between uploads, ms (0: no uploads, replay only). */
   readonly intervalMs: number
   /** `auto`: replay into a server that came back empty; `never`: upload only. */
   readonly replay: 'auto' | 'never'
@@ -88,10 +88,7 @@ export class LeaseSync {
     try {
       if (!(await serial(() => backend.needsReplay()))) return
       const { leases } = await client.fetchLeases({}, signal)
-      if (leases.length === 0) {
-        log.info('lease-replay', { reason, stored: 0 })
-        return
-      }
+      // Even with nothing stored: replaying ends the wait, and uploads start again.
       const result = await serial(() => backend.replay(leases))
       log.info('lease-replay', { reason, stored: leases.length, ...result })
     } catch (error) {
@@ -106,13 +103,29 @@ export class LeaseSync {
     try {
       const held = this.#o.heldGrants()
       if (held.length === 0) return
+      // A server that came back without its leases would overwrite the archive with nothing.
+      if (this.#o.replay === 'auto' && (await serial(() => backend.needsReplay()))) {
+        log.warn('lease-upload-held', {
+          reason: 'the server restarted and waits for its lease replay',
+        })
+        return
+      }
       const leases = await serial(() => backend.leases())
       const byGrant = new Map<string, LeaseInput[]>(held.map((g) => [g, []]))
       for (const { grant, ...lease } of leases) byGrant.get(grant)?.push(lease)
-      await client.uploadLeases(
-        { grants: [...byGrant].map(([grant, list]) => ({ grant, leases: list })) },
-        signal,
-      )
+      // Snapshots are per grant: as many uploads as it takes, each under the coordinator's limit.
+      let batch: { grant: string; leases: LeaseInput[] }[] = []
+      let size = 0
+      for (const [grant, list] of byGrant) {
+        if (size + list.length > MAX_LEASES_PER_UPLOAD && batch.length > 0) {
+          await client.uploadLeases({ grants: batch }, signal)
+          batch = []
+          size = 0
+        }
+        batch.push({ grant, leases: list })
+        size += list.length
+      }
+      if (batch.length > 0) await client.uploadLeases({ grants: batch }, signal)
       log.info('leases-uploaded', { grants: byGrant.size, leases: leases.length })
     } catch (error) {
       log.warn('lease-upload-failed', { error: (error as Error).message })
@@ -122,13 +135,16 @@ export class LeaseSync {
   /** Runs until `signal` aborts: replay checks every few seconds, uploads every interval. */
   async run(signal: AbortSignal): Promise<void> {
     const clock = this.#o.clock ?? Date.now
-    const every = Math.min(this.#o.checkMs ?? 5_000, this.#o.intervalMs)
+    const every = Math.min(
+      this.#o.checkMs ?? 5_000,
+      this.#o.intervalMs > 0 ? this.#o.intervalMs : Number.POSITIVE_INFINITY,
+    )
     this.#nextUploadAt = clock() + every
     while (!signal.aborted) {
       await sleep(every, signal)
       if (signal.aborted as boolean) break
       await this.replayIfNeeded('server restarted', signal)
-      if (clock() >= this.#nextUploadAt) {
+      if (this.#o.intervalMs > 0 && clock() >= this.#nextUploadAt) {
         this.#nextUploadAt = clock() + this.#o.intervalMs
         await this.upload(signal)
       }

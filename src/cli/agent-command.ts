@@ -458,7 +458,7 @@ export function agentCommand(): Command {
         log,
         version: version(),
         tickMs: o.tickMs,
-        ...(o.backend === 'kea' && o.leaseUploadSeconds > 0
+        ...(o.backend === 'kea' && (o.leaseUploadSeconds > 0 || o.leaseReplay === 'auto')
           ? { leases: { client, intervalMs: o.leaseUploadSeconds * 1000, replay: o.leaseReplay } }
           : {}),
         ...(o.watchMs === undefined ? {} : { watchMs: o.watchMs }),

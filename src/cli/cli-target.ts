@@ -6,7 +6,15 @@
  * @module
  */
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Command } from 'commander'
@@ -60,11 +68,26 @@ export function readConfig(file: string): Partial<CliConfig> | undefined {
   }
 }
 
-/** Writes the config file with mode 0600 (its directory 0700). */
+/**
+ * The token `casm login` saved, only when it was saved for this same coordinator: a token is
+ * never sent to another URL given by a flag or CASM_URL.
+ */
+function savedTokenFor(url: string, file: string): string | undefined {
+  const saved = readConfig(file)
+  const same = (a: string, b: string): boolean => a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
+  return saved?.url !== undefined && same(saved.url, url) ? saved.token : undefined
+}
+
+/**
+ * Writes the config file with mode 0600 (its directory 0700): to a new file first, renamed over
+ * the old one, so the token is never written into a file that others may read.
+ */
 export function writeConfig(file: string, config: CliConfig): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
-  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 })
-  chmodSync(file, 0o600)
+  const fresh = `${file}.${process.pid}.tmp`
+  writeFileSync(fresh, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' })
+  chmodSync(fresh, 0o600)
+  renameSync(fresh, file)
 }
 
 /** Removes the config file; false when there was none. */
@@ -101,7 +124,7 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
   const token =
     flags.token ??
     (env['CASM_TOKEN'] !== undefined && env['CASM_TOKEN'] !== '' ? env['CASM_TOKEN'] : undefined) ??
-    (source === file ? config?.token : readConfig(file)?.token)
+    (source === file ? config?.token : savedTokenFor(url, file))
   const timeout = flags.timeout === undefined ? 30 : Number(flags.timeout)
   if (!Number.isFinite(timeout) || timeout <= 0) {
     throw new CasmError(

@@ -118,10 +118,10 @@ export async function runKeaDemo(
       const grants = (await lab.grants(d)).filter(
         (g) => g.state === 'active' || g.state === 'draining',
       )
-      const usage = await d.backend.usage().catch(() => [])
-      const used = usage.reduce((a, u) => a + u.used, 0)
-      // DHCPv6: usage comes in /64s; each delegated /56 is 256 of them.
-      const inUse = v6 ? `${Math.round(used / 256)} /56s delegated` : `${used} addresses in use`
+      await d.backend.usage().catch(() => [])
+      // Leases Kea holds in the device's grants (usage itself is in casm's units).
+      const used = Number(d.backend.describe()['leases'] ?? 0)
+      const inUse = v6 ? `${used} /56s delegated` : `${used} addresses in use`
       parts.push(`${d.name} ${grants.length} grant(s) ${describeGrants(grants)} ${inUse}`)
       devices.push({
         device: d.name,

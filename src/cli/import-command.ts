@@ -93,14 +93,24 @@ export function importCommand(): Command {
       const input: ImportFile[] = files.map((name) => {
         let size: number
         try {
-          size = statSync(name).size
+          const st = statSync(name)
+          if (!st.isFile()) throw new Error('not a file')
+          size = st.size
         } catch {
-          throw new CasmError('CASM_ERR_INVALID_ARGUMENT', `cannot read ${name}: no such file`, {
+          throw new CasmError('CASM_ERR_INVALID_ARGUMENT', `cannot read ${name}: not a file`, {
             file: name,
           })
         }
         progress.step(`reading ${name} (${megabytes(size)})`)
-        return { name, text: readFileSync(name, 'utf8') }
+        try {
+          return { name, text: readFileSync(name, 'utf8') }
+        } catch (e) {
+          throw new CasmError(
+            'CASM_ERR_INVALID_ARGUMENT',
+            `cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; check its permissions`,
+            { file: name },
+          )
+        }
       })
       progress.step(`parsing ${format}`)
       const parsed = (await (

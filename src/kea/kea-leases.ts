@@ -89,25 +89,30 @@ export async function leasesIn(
 }
 
 /**
- * How many of casm's usage units live leases fill (backend.ts `usageUnits`): addresses for
- * IPv4; /64s for delegated prefixes (a /56 is 256); for IPv6 addresses, the share of the
- * grant's addresses in use times its units, rounded up (so a grant in use counts at least one).
+ * How many of casm's usage units live leases fill (backend.ts `usageUnits`), scaled to the
+ * clients the pool can serve (`size`, see kea-subnets `poolSize`), rounded up: a /27 whose 30
+ * leasable addresses are all taken reports 32 of 32, so watermarks mean the same for any unit.
  */
 export function usedUnits(
   live: readonly KeaLease[],
   mode: KeaMode,
   prefix: Prefix,
   units: number,
+  size: bigint,
 ): number {
-  if (mode === 'v4') return Math.min(live.length, units)
   if (mode === 'pd') {
     let sum = 0
     for (const l of live) sum += 2 ** Math.max(0, 64 - (l['prefix-len'] ?? 128))
     return Math.min(sum, units)
   }
-  if (live.length === 0) return 0
-  const share = Number((BigInt(live.length) * 1_000_000n) / prefix.size) / 1_000_000
-  return Math.min(units, Math.max(1, Math.ceil(share * units)))
+  return scaled(live.length, units, size)
+}
+
+/** `count` of `size` as a share of `units`, rounded up, at most `units`. */
+function scaled(count: number, units: number, size: bigint): number {
+  if (count === 0 || size <= 0n) return 0
+  const share = Number((BigInt(count) * 1_000_000n) / size) / 1_000_000
+  return Math.min(units, Math.max(1, Math.ceil(share * units - 1e-9)))
 }
 
 /** Kea's per-subnet statistic of leases in use, by mode (Kea ARM, "Statistics"). */
@@ -146,12 +151,10 @@ export function unitsOfCount(
   prefix: Prefix,
   units: number,
   delegatedLength: number,
+  size: bigint,
 ): number {
-  if (mode === 'v4') return Math.min(count, units)
   if (mode === 'pd') return Math.min(count * 2 ** Math.max(0, 64 - delegatedLength), units)
-  if (count === 0) return 0
-  const share = Number((BigInt(count) * 1_000_000n) / prefix.size) / 1_000_000
-  return Math.min(units, Math.max(1, Math.ceil(share * units)))
+  return scaled(count, units, size)
 }
 
 /** A live Kea lease in the form the coordinator stores for replay. */

@@ -159,6 +159,20 @@ export function v4PoolRange(
   }
 }
 
+/**
+ * How many clients a grant's pool can serve: IPv4 addresses (without network, broadcast and
+ * gateway), IPv6 addresses, or delegated prefixes. Usage is scaled to this, so a full pool is
+ * 100 % whatever the addresses it leaves out.
+ */
+export function poolSize(prefix: Prefix, layout: KeaLayout): bigint {
+  if (layout.mode === 'v4') {
+    const r = v4PoolRange(prefix, layout.gateway)
+    return Address.parse(r.last).value - Address.parse(r.first).value + 1n
+  }
+  if (layout.mode === 'pd') return 1n << BigInt(Math.max(0, layout.delegatedLength - prefix.length))
+  return prefix.size - (prefix.length < 127 ? 1n : 0n)
+}
+
 /** The subnet entry of one grant, as casm writes it (Kea adds its defaults). */
 export function subnetEntry(g: KeaGrant, layout: KeaLayout): Json {
   const prefix = Prefix.parse(g.prefix)

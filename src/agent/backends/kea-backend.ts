@@ -18,7 +18,7 @@
  * @module
  */
 
-import { readFile } from 'node:fs/promises'
+import { readFile, rename } from 'node:fs/promises'
 import type { StoredLease } from '../../domain/device-lease.js'
 import { CasmError } from '../../errors/casm-error.js'
 import { Prefix } from '../../ip/index.js'
@@ -39,6 +39,7 @@ import {
   type KeaMode,
   ownedSubnets,
   placeGrants,
+  poolSize,
   usedSubnetIds,
 } from '../../kea/kea-subnets.js'
 import { writeFileAtomic } from '../write-file-atomic.js'
@@ -104,10 +105,13 @@ interface StateRecord {
 interface Server {
   readonly control: KeaControl
   readonly layout: KeaLayout
-  /** Kea's pid when last seen: a new pid is a restarted (maybe rebuilt) server. */
+  /** Kea's pid and uptime when last seen: a new pid, or less uptime, is a restarted server. */
   pid?: number | undefined
-  /** The server restarted since its leases were last compared with the record. */
-  restarted: boolean
+  uptime?: number | undefined
+  /** The server (re)started and has not been given the archived leases yet. */
+  replayPending: boolean
+  /** `config-write` failed after a change: Kea runs what it should, its file does not have it. */
+  writePending: boolean
 }
 
 const DEFAULT_SUBNET_ID_BASE = 1_000_000
@@ -136,7 +140,14 @@ export class KeaBackend implements Backend {
   /** The next subnet id to give: ids only go up, so a removed grant's id (whose expired leases
    * may linger in Kea) never names another subnet. */
   #nextSubnetId: number
-  readonly #stats = { reapplied: 0, configSets: 0, leases: 0, replayed: 0 }
+  readonly #stats = {
+    reapplied: 0,
+    configSets: 0,
+    leases: 0,
+    replayed: 0,
+    unarchivable: 0,
+    lastError: undefined as string | undefined,
+  }
   /** When Kea's configuration was last compared with the record (usage may be read often). */
   #healedAt = Number.NEGATIVE_INFINITY
 
@@ -175,7 +186,8 @@ export class KeaBackend implements Backend {
           relay: v4 ? options.relay4 : options.relay6,
           interface: v4 ? options.interface4 : options.interface6,
         },
-        restarted: true,
+        replayPending: true,
+        writePending: false,
       })
     }
     add('ipv4', options.dhcp4, 'dhcp4', 'v4')
@@ -200,7 +212,7 @@ export class KeaBackend implements Backend {
           this.#nextSubnetId = Math.max(this.#nextSubnetId, id + 1)
         }
       await this.#apply(family, server, config)
-      server.pid = await this.#pid(server)
+      await this.#observe(server)
     }
     await this.#save()
   }
@@ -258,7 +270,11 @@ export class KeaBackend implements Backend {
     const heal = (this.#options.now?.() ?? Date.now()) - this.#healedAt >= HEAL_EVERY_MS
     if (heal) this.#healedAt = this.#options.now?.() ?? Date.now()
     for (const [family, server] of this.#servers) {
-      if (heal) await this.#heal(family, server)
+      // A failed repair is reported in describe() and tried again; it never stops the reading.
+      if (heal)
+        await this.#heal(family, server).catch((e: unknown) => {
+          this.#stats.lastError = (e as Error).message
+        })
       const { mode, delegatedLength } = server.layout
       const assigned = await assignedBySubnet(server.control, mode)
       for (const e of this.#entries.values()) {
@@ -270,12 +286,12 @@ export class KeaBackend implements Backend {
         if (e.state === 'active' && counted !== undefined) {
           // Active: Kea's statistics (one command for every grant).
           leases += counted
-          used = unitsOfCount(counted, mode, p, units, delegatedLength)
+          used = unitsOfCount(counted, mode, p, units, delegatedLength, poolSize(p, server.layout))
         } else {
           // Draining: the leases themselves, live ones only — empty must mean empty.
           const live = (await leasesIn(server.control, mode, p)).filter((l) => isLive(l, now))
           leases += live.length
-          used = usedUnits(live, mode, p, units)
+          used = usedUnits(live, mode, p, units, poolSize(p, server.layout))
         }
         out.push({ ...(e.grant === undefined ? {} : { grant: e.grant }), prefix: e.prefix, used })
       }
@@ -304,33 +320,36 @@ export class KeaBackend implements Backend {
         if (e.grant === undefined) continue
         const p = Prefix.parse(e.prefix)
         if (p.family !== family) continue
-        for (const l of await leasesIn(server.control, server.layout.mode, p))
-          if (isLive(l, now)) out.push(toStoredLease(l, server.layout.mode, e.grant))
+        for (const l of await leasesIn(server.control, server.layout.mode, p)) {
+          if (!isLive(l, now)) continue
+          const stored = toStoredLease(l, server.layout.mode, e.grant)
+          // lease4-add needs the hardware address, lease6-add the DUID: without them a lease
+          // cannot be replayed, so it is not archived (and cannot make the upload refused).
+          if (stored.kind === 'v4' ? stored.hwAddress === undefined : stored.duid === undefined) {
+            this.#stats.unarchivable++
+            continue
+          }
+          out.push(stored)
+        }
       }
     return out
   }
 
   /**
-   * True when a server restarted (or is new to the agent) and holds no live lease in any held
-   * grant: a replacement server that should be given the archived leases. Answering clears the
-   * restart mark, so a server that is merely empty is asked once.
+   * True when a server (re)started — at the agent's start, or seen since with a new pid or less
+   * uptime — and has not been given the archived leases yet. Stays true until {@link replay}
+   * has run, so a replay that could not happen (the coordinator away) is tried again, and the
+   * agent uploads nothing meanwhile (an upload would replace the archive with what a rebuilt
+   * server has: nothing).
    */
   async needsReplay(): Promise<boolean> {
     let wanted = false
-    const now = this.#nowSeconds()
     for (const [family, server] of this.#servers) {
-      if (!server.restarted) continue
-      server.restarted = false
-      let any = false
-      for (const e of this.#entries.values()) {
-        const p = Prefix.parse(e.prefix)
-        if (p.family !== family) continue
-        if ((await leasesIn(server.control, server.layout.mode, p)).some((l) => isLive(l, now))) {
-          any = true
-          break
-        }
-      }
-      if (!any && [...this.#entries.values()].some((e) => Prefix.parse(e.prefix).family === family))
+      await this.#observe(server)
+      if (
+        server.replayPending &&
+        [...this.#entries.values()].some((e) => Prefix.parse(e.prefix).family === family)
+      )
         wanted = true
     }
     return wanted
@@ -366,6 +385,7 @@ export class KeaBackend implements Backend {
       }
     }
     this.#stats.replayed += result.added
+    for (const server of this.#servers.values()) server.replayPending = false
     return result
   }
 
@@ -375,6 +395,8 @@ export class KeaBackend implements Backend {
       leases: this.#stats.leases,
       keaConfigSets: this.#stats.configSets,
       keaReapplied: this.#stats.reapplied,
+      ...(this.#stats.unarchivable === 0 ? {} : { leasesNotArchivable: this.#stats.unarchivable }),
+      ...(this.#stats.lastError === undefined ? {} : { keaLastError: this.#stats.lastError }),
     }
   }
 
@@ -415,17 +437,33 @@ export class KeaBackend implements Backend {
 
   /** Re-applies the record to a server whose configuration lacks it; notes a restart. */
   async #heal(family: 'ipv4' | 'ipv6', server: Server): Promise<void> {
-    const pid = await this.#pid(server)
-    if (pid !== server.pid) {
-      server.pid = pid
-      server.restarted = true
-    }
+    await this.#observe(server)
     if (await this.#apply(family, server, await this.#config(server))) this.#stats.reapplied++
+    else if (server.writePending) await this.#write(server)
   }
 
-  async #pid(server: Server): Promise<number | undefined> {
-    const status = await server.control.call<{ pid?: number } | undefined>('status-get')
-    return status?.pid
+  /** Notes a restart: a new pid, or uptime that went down (a container may reuse the pid). */
+  async #observe(server: Server): Promise<void> {
+    const status = await server.control.call<{ pid?: number; uptime?: number } | undefined>(
+      'status-get',
+    )
+    const restarted =
+      server.pid !== undefined &&
+      (status?.pid !== server.pid || (status.uptime ?? 0) < (server.uptime ?? 0))
+    if (restarted) server.replayPending = true
+    server.pid = status?.pid
+    server.uptime = status?.uptime
+  }
+
+  /** `config-write`: a failure is kept for describe() and tried again, never thrown. */
+  async #write(server: Server): Promise<void> {
+    try {
+      await server.control.call('config-write')
+      server.writePending = false
+    } catch (e) {
+      server.writePending = true
+      this.#stats.lastError = `config-write failed (Kea runs the change, its file lacks it): ${(e as Error).message}`
+    }
   }
 
   async #config(server: Server): Promise<Json> {
@@ -461,7 +499,7 @@ export class KeaBackend implements Backend {
     await server.control.call('config-set', placed.config)
     this.#stats.configSets++
     // The file Kea was started with: a restart then comes back with the same subnets.
-    await server.control.call('config-write')
+    await this.#write(server)
     return true
   }
 
@@ -479,8 +517,17 @@ export class KeaBackend implements Backend {
     } catch {
       return false
     }
-    const record = JSON.parse(text) as StateRecord
-    this.#entries = new Map(record.grants.map((e) => [e.prefix, e]))
+    let record: StateRecord
+    try {
+      const parsed = JSON.parse(text) as { grants?: unknown }
+      if (!Array.isArray(parsed.grants)) throw new Error('no grants list')
+      record = parsed as StateRecord
+    } catch {
+      // Unreadable: kept aside for a person to look at; Kea's tagged subnets are the record.
+      await rename(file, `${file}.unreadable-${Date.now()}`).catch(() => undefined)
+      return false
+    }
+    this.#entries = new Map(record.grants.map((e): [string, Entry] => [e.prefix, e]))
     this.#nextSubnetId = Math.max(this.#nextSubnetId, record.nextSubnetId)
     return true
   }
