@@ -36,8 +36,11 @@ const POLICY: LabPolicy = {
   quarantine: 0,
   minUnits: 1,
 }
-/** Addresses of casm's usage units per /27. */
-const UNIT = 32
+/**
+ * Leasable addresses per /27 (32 less network and broadcast): the agent scales usage to them,
+ * so it crosses the watermark at 80 % of 30 leases, not of 32 addresses.
+ */
+const LEASABLE = 30
 const SAMPLE_MS = 20
 
 const log = (text: string): void => void process.stderr.write(`[bench] kea: ${text}\n`)
@@ -79,7 +82,7 @@ export function growthDelays(samples: readonly Sample[], high: number): number[]
       crossedAt = undefined
       held = s.subnets
     }
-    if (crossedAt === undefined && held > 0 && s.assigned >= high * held * UNIT) crossedAt = s.at
+    if (crossedAt === undefined && held > 0 && s.assigned >= high * held * LEASABLE) crossedAt = s.at
   }
   return out
 }
