@@ -82,7 +82,8 @@ export function growthDelays(samples: readonly Sample[], high: number): number[]
       crossedAt = undefined
       held = s.subnets
     }
-    if (crossedAt === undefined && held > 0 && s.assigned >= high * held * LEASABLE) crossedAt = s.at
+    if (crossedAt === undefined && held > 0 && s.assigned >= high * held * LEASABLE)
+      crossedAt = s.at
   }
   return out
 }
