@@ -19,8 +19,8 @@
  * @module
  */
 
-import { readFileSync } from 'node:fs'
 import { KeaControl } from '../src/kea/kea-control.js'
+import { assignedBySubnet } from '../src/kea/kea-leases.js'
 import { KeaLab, type LabPolicy } from '../src/cli/kea-lab.js'
 import { keaAvailable, startKea } from '../src/kea/kea-process.js'
 import { startPerfdhcp } from '../src/kea/perfdhcp.js'
@@ -59,16 +59,12 @@ interface Sample {
   readonly assigned: number
 }
 
+/** Kea keeps an `assigned-addresses` statistic for every subnet it has, leases or not. */
 async function sample(kea: KeaControl): Promise<Sample> {
-  const stats = await kea.call<Record<string, [number, string][]>>('statistic-get-all')
-  let subnets = 0
+  const bySubnet = await assignedBySubnet(kea, 'v4')
   let assigned = 0
-  for (const [key, values] of Object.entries(stats)) {
-    if (!key.startsWith('subnet[')) continue
-    if (key.endsWith('.total-addresses')) subnets++
-    if (key.endsWith('.assigned-addresses')) assigned += values[0]?.[0] ?? 0
-  }
-  return { at: performance.now(), subnets, assigned }
+  for (const n of bySubnet.values()) assigned += n
+  return { at: performance.now(), subnets: bySubnet.size, assigned }
 }
 
 /** Crossing → serving delays, in ms, from a series of samples. */
@@ -181,13 +177,6 @@ async function keaFloor(n: number): Promise<{ p50: number }> {
   }
 }
 
-/** Kea's log lines saying a client found no free address or prefix (the space ran out). */
-function noSpaceFailures(logPath: string): number {
-  return readFileSync(logPath, 'utf8')
-    .split('\n')
-    .filter((l) => / ALLOC_ENGINE_V[46]_ALLOC_FAIL /.test(l)).length
-}
-
 async function doraRate(): Promise<BenchResult[]> {
   requireKea()
   const clients = 780 // 76 % of a /22: the device grows to about all of it
@@ -220,7 +209,7 @@ async function doraRate(): Promise<BenchResult[]> {
       const sent = result.exchanges['DISCOVER-OFFER']?.sent ?? 0
       const completed = result.exchanges['REQUEST-ACK']?.received ?? 0
       const grants = (await lab.grants(device)).filter((g) => g.state === 'active').length
-      const noSpace = noSpaceFailures(device.kea.logPath)
+      const noSpace = device.kea.allocationFailures()
       const row = {
         rate,
         sent,

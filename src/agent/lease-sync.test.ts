@@ -58,19 +58,23 @@ function client(stored: StoredLease[], failFetches = 0) {
 const log: AgentLogger = { info: () => undefined, warn: () => undefined, error: () => undefined }
 const serial = <T>(fn: () => Promise<T>): Promise<T> => fn()
 
+/** A lease sync of `b` and `c` holding `held`, uploading every second. */
+const syncOf = (b: Backend, c: LeaseArchiveClient, held: string[], replay: 'auto' | 'never') =>
+  new LeaseSync({
+    backend: b,
+    client: c,
+    log,
+    serial,
+    heldGrants: () => held,
+    intervalMs: 1000,
+    replay,
+  })
+
 describe('lease sync', () => {
   it('holds uploads while a replay is pending, and tries the replay again after a failure', async () => {
     const { b, replays } = backend([lease('gr_1', 5)])
     const { c, uploads } = client([lease('gr_1', 9)], 1)
-    const sync = new LeaseSync({
-      backend: b,
-      client: c,
-      log,
-      serial,
-      heldGrants: () => ['gr_1'],
-      intervalMs: 1000,
-      replay: 'auto',
-    })
+    const sync = syncOf(b, c, ['gr_1'], 'auto')
     await sync.replayIfNeeded('start')
     assert.deepEqual(replays, [], 'the coordinator was away: nothing replayed')
     await sync.upload()
@@ -90,15 +94,7 @@ describe('lease sync', () => {
     const more = Array.from({ length: 60_000 }, (_, i) => lease('gr_b', i))
     const { b } = backend([...big, ...more])
     const { c, uploads } = client([])
-    const sync = new LeaseSync({
-      backend: b,
-      client: c,
-      log,
-      serial,
-      heldGrants: () => ['gr_a', 'gr_b', 'gr_c'],
-      intervalMs: 1000,
-      replay: 'auto',
-    })
+    const sync = syncOf(b, c, ['gr_a', 'gr_b', 'gr_c'], 'auto')
     await sync.replayIfNeeded('start')
     await sync.upload()
     assert.deepEqual(
@@ -116,15 +112,7 @@ describe('lease sync', () => {
   it('uploads without waiting when replay is off', async () => {
     const { b, replays } = backend([lease('gr_1', 5)])
     const { c, uploads } = client([])
-    const sync = new LeaseSync({
-      backend: b,
-      client: c,
-      log,
-      serial,
-      heldGrants: () => ['gr_1'],
-      intervalMs: 1000,
-      replay: 'never',
-    })
+    const sync = syncOf(b, c, ['gr_1'], 'never')
     await sync.replayIfNeeded('start')
     await sync.upload()
     assert.deepEqual(replays, [])

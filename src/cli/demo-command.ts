@@ -8,6 +8,7 @@
  */
 
 import { Command } from 'commander'
+import { sleep } from '../agent/backoff.js'
 import { CasmError } from '../errors/casm-error.js'
 import { KeaLab, type LabGrant, type LabPolicy } from './kea-lab.js'
 import { keaAvailable } from '../kea/kea-process.js'
@@ -241,8 +242,6 @@ async function waitFor(check: () => Promise<boolean>, ms: number): Promise<void>
     await sleep(200)
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** Builds the `demo` command. */
 export function demoCommand(): Command {

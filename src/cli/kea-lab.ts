@@ -18,6 +18,7 @@ import { KeaBackend } from '../agent/backends/kea-backend.js'
 import { CoordinatorClient } from '../agent/coordinator-client.js'
 import { StateStore } from '../agent/state-store.js'
 import { buildServer } from '../api/server.js'
+import { CasmApiClient } from '../client/casm-api-client.js'
 import { Coordinator } from '../coordinator/coordinator.js'
 import { CasmError } from '../errors/casm-error.js'
 import { openStore } from '../store/open-store.js'
@@ -118,13 +119,18 @@ export interface LabGrant {
  * ```
  */
 export class KeaLab {
+  /** The coordinator's REST API, as the admin. */
+  readonly api: CasmApiClient
+
   private constructor(
     readonly coordinator: LabCoordinator,
     readonly devices: readonly LabDevice[],
     private readonly dir: string,
     private readonly ownsDir: boolean,
     private readonly ownsCoordinator: boolean,
-  ) {}
+  ) {
+    this.api = new CasmApiClient({ url: coordinator.url, token: coordinator.token })
+  }
 
   /** Sets up the coordinator, the inventory, the Kea servers and their agents. */
   static async start(o: KeaLabOptions): Promise<KeaLab> {
@@ -139,16 +145,11 @@ export class KeaLab {
       o.coordinator === undefined,
     )
     try {
-      const call = (method: string, path: string, body?: unknown) =>
-        labApi(coordinator, method, path, body)
-      await call('POST', '/api/v1/domains', { name: 'lab' })
-      await call('POST', '/api/v1/blocks', { domain: 'lab', space: o.block })
-      await call('POST', '/api/v1/pools', {
-        name: 'dhcp',
-        domain: 'lab',
-        kind: 'subscriber',
-        space: o.space,
-        policy: o.policy,
+      const api = lab.api
+      await api.post('/api/v1/domains', { body: { name: 'lab' } })
+      await api.post('/api/v1/blocks', { body: { domain: 'lab', space: o.block } })
+      await api.post('/api/v1/pools', {
+        body: { name: 'dhcp', domain: 'lab', kind: 'subscriber', space: o.space, policy: o.policy },
       })
       const v6 = o.family === 'ipv6'
       const keas = await Promise.all(
@@ -163,14 +164,10 @@ export class KeaLab {
       )
       for (const [i, kea] of keas.entries()) {
         const name = `kea-${i + 1}`
-        await call('POST', '/api/v1/devices', { name })
-        const token = (
-          await call('POST', '/api/v1/tokens', {
-            name: `${name}-agent`,
-            role: 'device',
-            device: name,
-          })
-        )['secret'] as string
+        await api.post('/api/v1/devices', { body: { name } })
+        const { secret: token } = await api.post<{ secret: string }>('/api/v1/tokens', {
+          body: { name: `${name}-agent`, role: 'device', device: name },
+        })
         const backend = new KeaBackend({
           ...(v6 ? { dhcp6: { socket: kea.socketPath } } : { dhcp4: { socket: kea.socketPath } }),
           stateFile: join(dir, `agent-${name}`, 'kea-backend.json'),
@@ -219,12 +216,10 @@ export class KeaLab {
 
   /** The device's grants as the coordinator has them (every state). */
   async grants(device: LabDevice): Promise<LabGrant[]> {
-    const page = await labApi(
-      this.coordinator,
-      'GET',
-      `/api/v1/grants?device=${device.name}&limit=1000`,
-    )
-    return page['items'] as LabGrant[]
+    const page = await this.api.get<{ items: LabGrant[] }>('/api/v1/grants', {
+      query: { device: device.name, limit: 1000 },
+    })
+    return page.items
   }
 
   /** Stops the agents, Kea servers and the coordinator; removes the directory if the lab made it. */
@@ -234,30 +229,6 @@ export class KeaLab {
     if (this.ownsCoordinator) await this.coordinator.close().catch(() => undefined)
     if (this.ownsDir) await rm(this.dir, { recursive: true, force: true })
   }
-}
-
-/** One REST call with the admin token; throws the API's error. */
-export async function labApi(
-  c: { readonly url: string; readonly token: string },
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<Record<string, unknown>> {
-  const res = await fetch(`${c.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${c.token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const answer = (await res.json()) as Record<string, unknown>
-  if (!res.ok)
-    throw new CasmError(
-      'CASM_ERR_INTERNAL',
-      `${method} ${path}: ${res.status} ${JSON.stringify(answer)}`,
-    )
-  return answer
 }
 
 function labLogger(device: string, sink: KeaLabOptions['log']): AgentLogger {

@@ -5,23 +5,15 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { freePort } from '../../test/support/agent-process.js'
 import { rejectsCode } from '../../test/support/throws-code.js'
 import { KeaBackend } from '../agent/backends/kea-backend.js'
 import { KeaControl } from './kea-control.js'
 import { type KeaProcess, keaSkipReason, startKea } from './kea-process.js'
 
 const skip = keaSkipReason()
-
-async function freeTcpPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 describe('KeaControl with real Kea', { skip }, () => {
   let kea: KeaProcess
@@ -30,7 +22,7 @@ describe('KeaControl with real Kea', { skip }, () => {
 
   before(async () => {
     kea = await startKea({ service: 'dhcp4', logSeverity: 'WARN' })
-    const port = await freeTcpPort()
+    const port = await freePort()
     const config = join(kea.dir, 'kea-ctrl-agent.json')
     await writeFile(
       config,
@@ -119,7 +111,7 @@ describe('KeaControl with real Kea', { skip }, () => {
       'CASM_ERR_BACKEND',
       /did not answer 'config-get'.*is it running/,
     )
-    const port = await freeTcpPort()
+    const port = await freePort()
     const nowhere = new KeaControl({
       endpoint: { http: `http://127.0.0.1:${port}/` },
       service: 'dhcp4',

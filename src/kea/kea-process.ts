@@ -27,6 +27,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   readSync,
   rmSync,
   writeFileSync,
@@ -407,6 +408,21 @@ export class KeaProcess {
       `${this.program} on ${this.configPath} ${what}:\n${this.logTail()}\n${this.output.trim()}`,
       { configPath: this.configPath, logPath: this.logPath },
     )
+  }
+
+  /**
+   * How many times Kea logged that a client found no free address or prefix
+   * (`ALLOC_ENGINE_V4_ALLOC_FAIL` / `ALLOC_ENGINE_V6_ALLOC_FAIL`, logged at WARN): the space ran
+   * out, as opposed to a packet that never reached Kea.
+   */
+  allocationFailures(): number {
+    let text: string
+    try {
+      text = readFileSync(this.logPath, 'utf8')
+    } catch {
+      return 0
+    }
+    return text.split('\n').filter((l) => / ALLOC_ENGINE_V[46]_ALLOC_FAIL /.test(l)).length
   }
 
   /** The last `lines` lines of Kea's log file ('' when there is none yet). */

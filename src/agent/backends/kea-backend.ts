@@ -277,9 +277,7 @@ export class KeaBackend implements Backend {
         })
       const { mode, delegatedLength } = server.layout
       const assigned = await assignedBySubnet(server.control, mode)
-      for (const e of this.#entries.values()) {
-        const p = Prefix.parse(e.prefix)
-        if (p.family !== family) continue
+      for (const [e, p] of this.#entriesOf(family)) {
         const units = usageUnits(e.prefix)
         const counted = assigned.get(e.subnetId)
         let used: number
@@ -316,10 +314,8 @@ export class KeaBackend implements Backend {
     const out: StoredLease[] = []
     const now = this.#nowSeconds()
     for (const [family, server] of this.#servers)
-      for (const e of this.#entries.values()) {
+      for (const [e, p] of this.#entriesOf(family)) {
         if (e.grant === undefined) continue
-        const p = Prefix.parse(e.prefix)
-        if (p.family !== family) continue
         for (const l of await leasesIn(server.control, server.layout.mode, p)) {
           if (!isLive(l, now)) continue
           const stored = toStoredLease(l, server.layout.mode, e.grant)
@@ -346,11 +342,7 @@ export class KeaBackend implements Backend {
     let wanted = false
     for (const [family, server] of this.#servers) {
       await this.#observe(server)
-      if (
-        server.replayPending &&
-        [...this.#entries.values()].some((e) => Prefix.parse(e.prefix).family === family)
-      )
-        wanted = true
+      if (server.replayPending && this.#entriesOf(family).length > 0) wanted = true
     }
     return wanted
   }
@@ -435,6 +427,16 @@ export class KeaBackend implements Backend {
     await this.#save()
   }
 
+  /** The held entries of one family, each with its parsed prefix. */
+  #entriesOf(family: 'ipv4' | 'ipv6'): [Entry, Prefix][] {
+    const out: [Entry, Prefix][] = []
+    for (const e of this.#entries.values()) {
+      const p = Prefix.parse(e.prefix)
+      if (p.family === family) out.push([e, p])
+    }
+    return out
+  }
+
   /** Re-applies the record to a server whose configuration lacks it; notes a restart. */
   async #heal(family: 'ipv4' | 'ipv6', server: Server): Promise<void> {
     await this.#observe(server)
@@ -478,7 +480,7 @@ export class KeaBackend implements Backend {
    * subnet id first. Returns whether Kea's configuration changed.
    */
   async #apply(family: 'ipv4' | 'ipv6', server: Server, config: Json): Promise<boolean> {
-    const mine = [...this.#entries.values()].filter((e) => Prefix.parse(e.prefix).family === family)
+    const mine = this.#entriesOf(family).map(([e]) => e)
     const taken = usedSubnetIds(config, server.layout.mode)
     const grants: KeaGrant[] = mine.map((e) => {
       if (e.subnetId !== 0) return e
