@@ -327,6 +327,28 @@ describe('policy loop', () => {
     )
   })
 
+  it('a full device gets enough units in one decision to fall under the watermark, in one pool-reply', async () => {
+    b = await Bench.open('10.1.0.0/24', { strategy: 'sparse' })
+    const held = [await b.request('d0'), await b.request('d0'), await b.request('d0')]
+    const full = Object.fromEntries(held.map((g) => [g.grant, 16]))
+    // 48 of 48 in use at 0.8: 60 needed, 12 missing → 1 unit is not enough (48/64 = 75 % is);
+    // with 4 grants full (64): 80 needed, 16 missing → 2 units (64/96 = 67 %).
+    held.push(await b.request('d0'))
+    full[held[3]?.grant ?? ''] = 16
+    assert.deepEqual(await b.report('d0', full), ['grant'])
+    const replies = (await b.stream('d0')).filter((e) => e.type === 'pool-reply')
+    const last = replies[replies.length - 1]
+    assert.ok(last?.type === 'pool-reply')
+    assert.equal(last.grants.length, 2, 'two units in one reply')
+    assert.equal((await b.live('d0')).length, 6)
+    assert.deepEqual(await b.report('d0', full), [], '64 of 96 is under the watermark')
+    const ev = await b.co.reader.listEvents(
+      { tenantId: b.admin.tenantId, action: 'grant.create' },
+      { limit: 20 },
+    )
+    assert.ok(ev.some((e) => e.reason?.includes('unit 2 of 2') === true))
+  })
+
   it('drains the least-used grant after the hold-down, and releases it only when reported empty', async () => {
     b = await Bench.open('10.1.0.0/24', { holdDown: 60 })
     const a = await b.request('d0')

@@ -26,6 +26,7 @@ import type {
 import { PROTOCOL_VERSION } from '../domain/device-protocol.js'
 import type { Device, Pool } from '../domain/model.js'
 import {
+  addressesOf,
   type Decision,
   type DeviceFacts,
   type GrantFacts,
@@ -183,10 +184,7 @@ export function drainApplied(s: GrantStatusRow, loop: DeviceLoopRow): boolean {
 
 /** Addresses (or, for prefix delegation, the smallest units) a grant holds. */
 function unitSize(g: AllocationRow): number {
-  const width = g.family === 'ipv4' ? 32 : g.family === 'ipv6' ? 128 : 48
-  // IPv6 grants are counted in /64s (what a delegation or a LAN uses); capped to stay a number.
-  const bits = g.family === 'ipv6' ? Math.max(0, 64 - g.length) : width - g.length
-  return 2 ** Math.min(bits, 52)
+  return addressesOf(g.family, g.length)
 }
 
 /** The routes a device's live grants need once aggregated, per family. */
@@ -352,13 +350,24 @@ async function applyVerdict(ctx: WriteContext, v: DeviceView, verdict: Verdict):
   for (const d of verdict.decisions) {
     switch (d.kind) {
       case 'grant': {
-        const got = await growDevice(ctx, v, d.family, {
-          reason: `policy: ${d.reason}`,
-          actor: POLICY_ACTOR,
-          requestId: null,
-        })
+        // Grow by as many units as the engine asked, next to each other; stop at the first
+        // that no pool can serve (what was granted stands).
+        const rows: AllocationRow[] = []
+        let tried: string[] = []
+        for (let i = 0; i < d.units; i++) {
+          const got = await growDevice(ctx, v, d.family, {
+            reason: `policy: ${d.reason}${d.units > 1 ? ` (unit ${i + 1} of ${d.units})` : ''}`,
+            actor: POLICY_ACTOR,
+            requestId: null,
+          })
+          if (!('row' in got)) {
+            tried = got.tried
+            break
+          }
+          rows.push(got.row)
+        }
         const loop = await loopOf(ctx.tx, v.device.tenantId, v.device.id)
-        if ('row' in got) {
+        if (rows.length > 0) {
           await ctx.tx.putDeviceLoop({ ...loop, failures: 0 })
           for (const p of await candidatePools(ctx, v, d.family))
             await clearAlert(ctx, 'pool-exhausted', p.id, `${v.device.name} got space again`)
@@ -366,7 +375,7 @@ async function applyVerdict(ctx: WriteContext, v: DeviceView, verdict: Verdict):
           const view = await viewDevice(ctx.tx, v.device)
           await pushMessage(ctx, v.device.tenantId, v.device.id, {
             type: 'pool-reply',
-            grants: [infoOf(view, got.row)],
+            grants: rows.map((r) => infoOf(view, r)),
             reason: d.reason,
           })
           applied.push('grant')
@@ -388,7 +397,7 @@ async function applyVerdict(ctx: WriteContext, v: DeviceView, verdict: Verdict):
               kind: 'grant-failures',
               objectType: 'device',
               objectId: v.device.id,
-              message: `${v.device.name} needed more ${d.family} space ${failures} times in a row and no pool could serve it${got.tried.length > 0 ? ` (tried ${got.tried.join(', ')})` : ' (no pool matches it)'}`,
+              message: `${v.device.name} needed more ${d.family} space ${failures} times in a row and no pool could serve it${tried.length > 0 ? ` (tried ${tried.join(', ')})` : ' (no pool matches it)'}`,
             })
           }
           applied.push('grant-failed')

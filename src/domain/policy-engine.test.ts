@@ -7,6 +7,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import {
+  MAX_UNITS_PER_DECISION,
+  unitsToGrow,
   type DeviceFacts,
   type GrantFacts,
   decide,
@@ -192,6 +194,34 @@ describe('policy engine', () => {
       }),
     )
     assert.equal(v.decisions[0]?.kind, 'alert')
+  })
+})
+
+describe('growth sized to the need', () => {
+  it('grants enough units to get back under the high watermark, in one decision', () => {
+    // 100 used of 32 at 0.8: 125 needed, 93 missing → 3 units of 32 (128: 78 %).
+    assert.equal(unitsToGrow(100, 32, 0.8, 32), 3)
+    assert.equal(unitsToGrow(26, 32, 0.8, 32), 1)
+    assert.equal(unitsToGrow(0, 0, 0.8, 256), 1)
+    assert.equal(unitsToGrow(1e9, 0, 0.8, 256), MAX_UNITS_PER_DECISION)
+  })
+
+  it('after the units, usage is under the high watermark (unless capped)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1e6 }),
+        fc.integer({ min: 0, max: 1e6 }),
+        fc.double({ min: 0.05, max: 1, noNaN: true }),
+        fc.constantFrom(1, 16, 32, 256, 1024),
+        (used, capacity, high, unit) => {
+          const n = unitsToGrow(used, capacity, high, unit)
+          assert.ok(n >= 1 && n <= MAX_UNITS_PER_DECISION)
+          if (n < MAX_UNITS_PER_DECISION) assert.ok(used / (capacity + n * unit) < high)
+          // and not more than one unit beyond what is needed
+          if (n > 1) assert.ok(used / (capacity + (n - 1) * unit) >= high)
+        },
+      ),
+    )
   })
 })
 

@@ -25,7 +25,7 @@
  * @module
  */
 
-import type { Family } from '../ip/index.js'
+import { type Family, familyWidth } from '../ip/index.js'
 import type { PoolPolicy } from './pool-policy.js'
 
 /** What the engine knows about one live grant of the device. */
@@ -85,7 +85,13 @@ export type EffectivePolicy = PoolPolicy
 
 /** One decision, with the reason written into its event. */
 export type Decision =
-  | { readonly kind: 'grant'; readonly family: Family; readonly reason: string }
+  | {
+      readonly kind: 'grant'
+      readonly family: Family
+      /** Default-size units to grant at once: enough to bring usage back under the high watermark. */
+      readonly units: number
+      readonly reason: string
+    }
   | { readonly kind: 'undrain'; readonly grant: string; readonly reason: string }
   | {
       readonly kind: 'drain'
@@ -110,6 +116,30 @@ export interface Verdict {
 }
 
 const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`
+
+/** Most units one growth decision grants (a burst larger than this takes several reports). */
+export const MAX_UNITS_PER_DECISION = 64
+
+/**
+ * Addresses in a prefix of `length` as the loop counts them: IPv6 in /64s (a LAN or a
+ * delegation's smallest part), capped to stay an exact number.
+ */
+export function addressesOf(family: Family, length: number): number {
+  const bits = family === 'ipv6' ? Math.max(0, 64 - length) : familyWidth(family) - length
+  return 2 ** Math.min(bits, 52)
+}
+
+/**
+ * Units of `unit` addresses to add to `capacity` so that `used` falls under the `high`
+ * watermark again: at least one, at most {@link MAX_UNITS_PER_DECISION}. Growth sized to the
+ * need lets a device that takes a burst (a neighbour's subscribers after a failover) catch up in
+ * one decision instead of one unit per report.
+ */
+export function unitsToGrow(used: number, capacity: number, high: number, unit: number): number {
+  const missing = used / high - capacity
+  const n = missing < 0 ? 1 : Math.floor(missing / unit) + 1
+  return Math.min(MAX_UNITS_PER_DECISION, Math.max(1, n))
+}
 
 /**
  * Growth rate (addresses per second) of `used` by least squares over the samples of the last
@@ -212,13 +242,21 @@ export function decide(d: DeviceFacts): Verdict {
           reason: `usage ${pct(u)} reached the high watermark ${pct(p.highWatermark)} while ${draining.prefix} was draining: it serves again`,
         })
       } else {
+        const units = unitsToGrow(
+          used,
+          capacity,
+          p.highWatermark,
+          addressesOf(family, p.unit.default),
+        )
         decisions.push({
           kind: 'grant',
           family,
+          units,
           reason:
-            capacity === 0
+            (capacity === 0
               ? `the device holds no active ${family} space`
-              : `usage ${pct(u)} (${used} of ${capacity}) reached the high watermark ${pct(p.highWatermark)}`,
+              : `usage ${pct(u)} (${used} of ${capacity}) reached the high watermark ${pct(p.highWatermark)}`) +
+            (units > 1 ? `; ${units} units bring it back under` : ''),
         })
       }
       continue
@@ -237,6 +275,7 @@ export function decide(d: DeviceFacts): Verdict {
         decisions.push({
           kind: 'grant',
           family,
+          units: 1,
           reason: `forecast: growing ${rate.toFixed(2)} addresses/s, the ${capacity} held run out in ${Math.round(tte)} s, under the lead time ${p.leadTime} s`,
         })
         continue
