@@ -4,11 +4,16 @@
  */
 import assert from 'node:assert/strict'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { builtinModules } from 'node:module'
 import { join, relative } from 'node:path'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
 const SRC = fileURLToPath(new URL('../src', import.meta.url))
+const WEB = fileURLToPath(new URL('../web/src', import.meta.url))
+
+/** What the web console may import from src/: the generated API types and the error codes. */
+const WEB_MAY_IMPORT = ['client', 'errors']
 
 /** For each top-level folder of src/, the folders it may import from (besides itself). */
 const ALLOWED: Record<string, readonly string[]> = {
@@ -28,7 +33,11 @@ const ALLOWED: Record<string, readonly string[]> = {
   import: ['errors', 'ip', 'domain'],
   // The typed REST client (types generated from the OpenAPI document): only HTTP, no server code.
   client: ['errors'],
+  // The fleet simulator drives the coordinator in process, as devices would (with the agent's
+  // seeded random source).
+  sim: ['errors', 'ip', 'alloc', 'domain', 'coordinator', 'store', 'agent'],
   cli: [
+    'sim',
     'errors',
     'ip',
     'alloc',
@@ -46,12 +55,12 @@ const ALLOWED: Record<string, readonly string[]> = {
 /** Layers that must stay pure: no node built-ins that do I/O. */
 const PURE = new Set(['errors', 'ip', 'alloc', 'domain', 'import'])
 
-function files(dir: string): string[] {
+function files(dir: string, suffix = /\.ts$/): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name)
     return statSync(p).isDirectory()
-      ? files(p)
-      : p.endsWith('.ts') && !p.endsWith('.test.ts')
+      ? files(p, suffix)
+      : suffix.test(p) && !/\.test\.tsx?$/.test(p)
         ? [p]
         : []
   })
@@ -62,6 +71,16 @@ function imports(file: string): string[] {
   return [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map(
     (m) => m[1] as string,
   )
+}
+
+/** Every module a file names: `import … from`, `export … from`, `import '…'` and `import('…')`. */
+function allImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8')
+  return [
+    ...imports(file),
+    ...[...text.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm)].map((m) => m[1] as string),
+    ...[...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1] as string),
+  ]
 }
 
 describe('architecture', () => {
@@ -102,6 +121,30 @@ describe('architecture', () => {
     for (const file of all) {
       for (const spec of imports(file)) {
         if (spec.startsWith('.')) assert.match(spec, /\.js$/, `${relative(SRC, file)}: ${spec}`)
+      }
+    }
+  })
+
+  it('the web console imports only the API types and error codes of src/, and no node built-in', () => {
+    const web = files(WEB, /\.tsx?$/)
+    assert.ok(web.length > 0, 'web/src has files')
+    const builtins = new Set(builtinModules)
+    for (const file of web) {
+      const rel = relative(WEB, file)
+      for (const spec of allImports(file)) {
+        assert.ok(
+          !spec.startsWith('node:') && !builtins.has(spec.split('/')[0] as string),
+          `web/src/${rel} imports the node built-in ${spec}; the console runs in a browser`,
+        )
+        if (!spec.startsWith('.')) continue
+        const target = join(file, '..', spec)
+        const inWeb = relative(WEB, target)
+        if (!inWeb.startsWith('..')) continue
+        const inSrc = relative(SRC, target)
+        assert.ok(
+          !inSrc.startsWith('..') && WEB_MAY_IMPORT.includes(inSrc.split('/')[0] as string),
+          `web/src/${rel} imports ${spec}; from outside web/src it may import only src/${WEB_MAY_IMPORT.join('/ and src/')}/`,
+        )
       }
     }
   })

@@ -12,6 +12,7 @@ import { eventsCommand, tokenCommand } from './admin-commands.js'
 import { agentCommand } from './agent-command.js'
 import { completionCommand } from './completion-command.js'
 import { demoCommand } from './demo-command.js'
+import { simCommand } from './sim-command.js'
 import { ipCommand } from './ip-command.js'
 import { serveCommand } from './serve-command.js'
 import { createOutput } from './output.js'
@@ -43,6 +44,9 @@ export function buildProgram(): Command {
         'pools to the devices (BNGs, CGNs, DHCP servers...) that need them.',
     )
     .version(pkg.version, '-V, --version')
+    // Lets a command with its own options have subcommands with options of the same name
+    // (`casm sim --out` and `casm sim sweep --out`).
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .addHelpText(
@@ -74,6 +78,7 @@ export function buildProgram(): Command {
   program.addCommand(ipCommand(out))
   program.addCommand(agentCommand())
   program.addCommand(demoCommand())
+  program.addCommand(simCommand())
   program.addCommand(completionCommand(() => program))
   applyToAll(program, (c) => c.exitOverride().showHelpAfterError('(run with --help for usage)'))
   return program

@@ -234,22 +234,29 @@ export class Coordinator {
     }
   }
 
+  /**
+   * One round of housekeeping, as the sweeper runs it: ends due lifetimes and quarantines, flags
+   * silent devices, forgets idempotent answers and stream messages past their time. The fleet
+   * simulator calls it on its simulated clock.
+   */
+  async housekeeping(): Promise<void> {
+    const ttl = this.#options.idempotencyTtlMs ?? 86_400_000
+    await this.sweepNow()
+    await this.run(flagSilentDevices())
+    await this.run(async (ctx) => {
+      await ctx.tx.pruneIdempotency(ctx.now - ttl)
+      // Answers to device messages are kept an hour: agents resend within seconds.
+      await ctx.tx.pruneIdempotency(ctx.now - AGENT_TXN_TTL_MS, 'agent:')
+      // Stream messages a device never acknowledged are kept as long as idempotent answers.
+      await ctx.tx.pruneDeviceMessages({ before: ctx.now - ttl })
+    })
+  }
+
   #startSweeper(intervalMs: number): void {
     this.#sweeper = setInterval(() => {
       if (this.#sweeping) return
       this.#sweeping = true
-      const ttl = this.#options.idempotencyTtlMs ?? 86_400_000
-      this.sweepNow()
-        .then(() => this.run(flagSilentDevices()))
-        .then(() =>
-          this.run(async (ctx) => {
-            await ctx.tx.pruneIdempotency(ctx.now - ttl)
-            // Answers to device messages are kept an hour: agents resend within seconds.
-            await ctx.tx.pruneIdempotency(ctx.now - AGENT_TXN_TTL_MS, 'agent:')
-            // Stream messages a device never acknowledged are kept as long as idempotent answers.
-            await ctx.tx.pruneDeviceMessages({ before: ctx.now - ttl })
-          }),
-        )
+      this.housekeeping()
         .catch(() => undefined)
         .finally(() => {
           this.#sweeping = false

@@ -84,7 +84,16 @@ describe('policy engine', () => {
     const after = decide(facts(g, { lowSince: { ipv4: NOW - 600_000 } }))
     assert.deepEqual(
       after.decisions.map((x) => (x.kind === 'drain' ? x.grant : x.kind)),
+      ['b', 'c'],
+      '6 of 96 in use: b, the least used, drains, and c too, since 6 of 32 stays under the middle of the band',
+    )
+    const busier = [grant('a', 16), grant('b', 1), grant('c', 1)]
+    assert.deepEqual(
+      decide(facts(busier, { lowSince: { ipv4: NOW - 600_000 } })).decisions.map((x) =>
+        x.kind === 'drain' ? x.grant : x.kind,
+      ),
       ['b'],
+      '18 of 96 (19 %): after b 18 of 64 is 28 %; after c too 18 of 32 would be 56 %, over the middle (50 %): c stays',
     )
     assert.equal(after.lowSince.ipv4, null, 'the hold-down starts over after a drain')
     assert.deepEqual(
@@ -287,7 +296,15 @@ describe('policy engine properties', () => {
           (g) => g.state === 'active' && !(g.expiresAt !== null && !g.pinned),
         ).length
         if (policyDrains > 0) assert.ok(activeLeft - policyDrains >= f.policy.minUnits)
-        assert.ok(policyDrains <= 1, 'one unit at a time')
+        if (policyDrains > 0) {
+          // What stays active serves every user under the high watermark.
+          const drained = new Set(drains.map((x) => x.grant))
+          const stays = f.grants
+            .filter((g) => g.state === 'active' && !drained.has(g.id))
+            .reduce((a, g) => a + g.size, 0)
+          const used = f.grants.reduce((a, g) => a + (g.usage?.used ?? 0), 0)
+          assert.ok(stays > 0 && used / stays < f.policy.highWatermark)
+        }
       }),
       { numRuns: 2000 },
     )

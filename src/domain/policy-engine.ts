@@ -8,12 +8,15 @@
  * use in all of its live grants:
  *
  * ```
- *   used / capacity ≥ high            → cancel a drain if one is running, else grant one more unit
+ *   used / capacity ≥ high            → cancel a drain if one is running, else grant enough
+ *                                       units to fall back under it
  *   forecast: time to exhaustion < lead time (history over half the lead time, usage at or
  *             over the low watermark)  → grant one more unit early
  *   used / capacity < low, held for holdDown, more than minUnits grants
  *                                     → drain the least-used unpinned grant (if what remains
- *                                       stays under the high watermark)
+ *                                       stays under the high watermark), and more of the least
+ *                                       used while what remains stays under the middle of the
+ *                                       band (low + high) / 2
  *   a draining grant reported empty, by a report made after the device applied the drain
  *                                     → release it (then quarantine, then free)
  *   lifetime over (not pinned)        → drain it; it expires once reported empty
@@ -291,14 +294,28 @@ export function decide(d: DeviceFacts): Verdict {
         .sort((a, b) => (a.usage?.average ?? 0) - (b.usage?.average ?? 0) || b.size - a.size)
       const victim = candidates[0]
       if (held >= p.holdDown && active.length > p.minUnits && victim !== undefined) {
-        const after = capacity - victim.size
+        let after = capacity - victim.size
         if (after > 0 && used / after < p.highWatermark) {
-          decisions.push({
-            kind: 'drain',
-            grant: victim.id,
-            cause: 'policy',
-            reason: `usage ${pct(u)} stayed under the low watermark ${pct(p.lowWatermark)} for ${Math.round(held)} s (hold-down ${p.holdDown} s); ${victim.prefix} is the least used`,
-          })
+          const drain = [victim]
+          // Sized like growth: drain more of the least used while what stays keeps the device
+          // under the middle of its band, so a device whose demand fell far gives back at once.
+          const middle = (p.lowWatermark + p.highWatermark) / 2
+          for (const next of candidates.slice(1)) {
+            if (drain.length >= MAX_UNITS_PER_DECISION) break
+            if (active.length - drain.length <= p.minUnits) break
+            const rest = after - next.size
+            if (rest <= 0 || used / rest >= middle) break
+            drain.push(next)
+            after = rest
+          }
+          for (const g of drain) {
+            decisions.push({
+              kind: 'drain',
+              grant: g.id,
+              cause: 'policy',
+              reason: `usage ${pct(u)} stayed under the low watermark ${pct(p.lowWatermark)} for ${Math.round(held)} s (hold-down ${p.holdDown} s); ${g.prefix} is ${g === victim ? 'the least used' : 'among the least used'}${drain.length > 1 ? ` (${drain.length} grants drain together: what stays is ${pct(used / after)} used)` : ''}`,
+            })
+          }
           lowSince[family] = null
         }
       }

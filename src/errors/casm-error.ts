@@ -170,9 +170,13 @@ export class CasmError extends Error {
     return CASM_ERRORS[this.code].status
   }
 
-  /** What the user can do next. */
+  /**
+   * What the user can do next: the code's hint, or a more precise one the thrower gave as
+   * `details.hint`.
+   */
   get hint(): string {
-    return CASM_ERRORS[this.code].hint
+    const own = this.details?.['hint']
+    return typeof own === 'string' && own !== '' ? own : CASM_ERRORS[this.code].hint
   }
 }
 
