@@ -185,6 +185,8 @@ interface SimDevice {
   starvedUntil: number
   /** Failed (silent) at the last step. */
   down: boolean
+  /** When it last reported. */
+  lastReport: number
 }
 
 const T0 = Date.parse('2026-01-05T00:00:00Z')
@@ -253,6 +255,11 @@ export async function runSimulation(
   const { unitDefault: _unit, ...overrides } = o
   const policy: Scenario['policy'] = { ...scenario.policy, ...overrides, unit }
   const high = policy.highWatermark ?? 0.8
+  const low = policy.lowWatermark ?? 0.2
+  const onChange = (scenario.reporting ?? 'interval') === 'on-change'
+  const forecast = (policy.leadTime ?? 0) > 0
+  // Under the coordinator's silence alarm (staleAfter is six intervals).
+  const keepAlive = Math.min(86_400, reportInterval * 6) / 2
   const quarantine = policy.quarantine ?? 300
   const form = new SubscriberForm(scenario)
   const model = new DemandModel(scenario, seed)
@@ -322,6 +329,7 @@ export async function runSimulation(
         nextReport: Math.floor(rnd.next() * reportInterval),
         starvedUntil: 0,
         down: false,
+        lastReport: 0,
       })
     }
 
@@ -450,6 +458,7 @@ export async function runSimulation(
     const report = async (dev: SimDevice): Promise<void> => {
       reports++
       dev.nextReport = t + reportInterval
+      dev.lastReport = t
       await send(dev, {
         type: 'status-report',
         window: reportInterval,
@@ -481,6 +490,22 @@ export async function runSimulation(
         free += g.capacity - g.subs
       }
       return { free, capacity, subs }
+    }
+
+    /**
+     * Whether a periodic report is due. Reporting `interval`: always. Reporting `on-change`:
+     * when the engine has something to act on — usage outside the band between the watermarks,
+     * a draining grant to confirm empty, a forecast to feed — or as a keep-alive every
+     * `keepAlive` seconds; a device sitting inside the band stays quiet.
+     */
+    const worthReporting = (dev: SimDevice): boolean => {
+      if (onChange === false || t - dev.lastReport >= keepAlive || forecast) return true
+      const room = activeRoom(dev)
+      if (room.capacity === 0) return room.subs > 0
+      const u = form.used(room.subs) / form.used(room.capacity)
+      if (u < low || u >= high) return true
+      for (const g of dev.grants.values()) if (g.state === 'draining') return true
+      return false
     }
 
     /** Places `n` subscribers in the oldest active grants first; returns those left over. */
@@ -685,7 +710,7 @@ export async function runSimulation(
         const room = activeRoom(dev)
         const crossing =
           room.capacity > 0 && form.used(room.subs) >= high * form.used(room.capacity)
-        if ((crossing && dev.starvedUntil <= t) || t >= dev.nextReport) {
+        if ((crossing && dev.starvedUntil <= t) || (t >= dev.nextReport && worthReporting(dev))) {
           await report(dev)
           // A crossing report that brought nothing (the pool is exhausted) waits an interval.
           if (crossing && activeRoom(dev).capacity === room.capacity)

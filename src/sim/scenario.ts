@@ -122,6 +122,13 @@ export const ScenarioSchema = Type.Object(
     step: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
     /** Seconds between a device's periodic reports (it also reports on crossing the high watermark). */
     reportInterval: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+    /**
+     * `interval` (default): every device reports every `reportInterval`, as `casm agent` does.
+     * `on-change`: a device inside the band between the watermarks, with nothing draining, only
+     * sends a keep-alive every three intervals; it reports at once on crossing the high watermark
+     * either way.
+     */
+    reporting: Type.Optional(Type.Union([Type.Literal('interval'), Type.Literal('on-change')])),
     /** Seconds between samples of the time series. */
     sampleInterval: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
     family: Type.Union([Type.Literal('ipv4'), Type.Literal('ipv6')]),
