@@ -459,7 +459,7 @@ export async function runSimulation(
       reports++
       dev.nextReport = t + reportInterval
       dev.lastReport = t
-      await send(dev, {
+      const answer = await send(dev, {
         type: 'status-report',
         window: reportInterval,
         grants: [...dev.grants.values()].map((g) => ({
@@ -476,7 +476,9 @@ export async function runSimulation(
             : {}),
         })),
       })
-      await readStream(dev)
+      // A report that decided nothing put nothing on the stream (the simulation sends no
+      // operator actions), so there is nothing to read.
+      if (answer.type !== 'report-confirm' || answer.decisions.length > 0) await readStream(dev)
     }
 
     const activeRoom = (dev: SimDevice): { free: number; capacity: number; subs: number } => {
@@ -499,7 +501,7 @@ export async function runSimulation(
      * `keepAlive` seconds; a device sitting inside the band stays quiet.
      */
     const worthReporting = (dev: SimDevice): boolean => {
-      if (onChange === false || t - dev.lastReport >= keepAlive || forecast) return true
+      if (!onChange || t - dev.lastReport >= keepAlive || forecast) return true
       const room = activeRoom(dev)
       if (room.capacity === 0) return room.subs > 0
       const u = form.used(room.subs) / form.used(room.capacity)
