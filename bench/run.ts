@@ -17,6 +17,8 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   api: async () => (await import('./api.bench.js')).cases,
   loop: async () => (await import('./loop.bench.js')).cases,
   kea: async () => (await import('./kea.bench.js')).cases,
+  map: async () => (await import('./map.bench.js')).cases,
+  sim: async () => (await import('./sim.bench.js')).cases,
 }
 
 async function main(argv: readonly string[]): Promise<number> {

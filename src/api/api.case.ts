@@ -16,6 +16,7 @@ import Database from 'better-sqlite3'
 import pg from 'pg'
 import type { InjectOptions } from 'fastify'
 import { FakeClock } from '../coordinator/clock.js'
+import { decodeRuns } from '../coordinator/address-map.js'
 import { Coordinator } from '../coordinator/coordinator.js'
 import type { Store } from '../coordinator/store.js'
 import { type Api, buildServer } from './server.js'
@@ -1550,6 +1551,147 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
       fails(await root.get('/api/v1/domains/nope/usage'), 404, 'CASM_ERR_NOT_FOUND')
     })
 
+    // ---- address map -------------------------------------------------------------------------
+
+    it('address map: cells along the Hilbert curve with state, fill and device', async () => {
+      interface MapOut {
+        readonly root: string
+        readonly prefix: string
+        readonly first: string
+        readonly order: number
+        readonly cellBits: number
+        readonly cells: number
+        readonly columns: number
+        readonly rows: number
+        readonly states: readonly string[]
+        readonly devices: readonly { id: string; name: string }[]
+        readonly counts: Record<string, number | string>
+        readonly deviceOffset: number
+        readonly state: string
+        readonly fill: string
+        readonly device: string
+      }
+      const column = (m: MapOut, c: 'state' | 'fill' | 'device'): number[] => [
+        ...decodeRuns(Buffer.from(m[c], 'base64'), m.cells, c === 'device' ? m.deviceOffset : 0),
+      ]
+      const states = (m: MapOut): string[] => column(m, 'state').map((i) => m.states[i] ?? '?')
+      const runs = <T>(xs: readonly T[]): [T, number][] => {
+        const out: [T, number][] = []
+        for (const x of xs) {
+          const last = out.at(-1)
+          if (last !== undefined && last[0] === x) last[1]++
+          else out.push([x, 1])
+        }
+        return out
+      }
+      await h.domain('amap')
+      const blk = await h.block('amap', '10.93.0.0/16')
+      await h.pool({ name: 'amap-pool', domain: 'amap', space: ['10.93.0.0/24'] })
+      const a = await h.device('amap-a')
+      const b = await h.device('amap-b')
+      await h.grant('amap-pool', { device: 'amap-a', prefix: '10.93.0.0/26' })
+      const gb = await h.grant('amap-pool', { device: 'amap-b', prefix: '10.93.0.64/28' })
+      ok(await root.post(`/api/v1/grants/${gb.id}/drain`, {}))
+      ok(await root.post('/api/v1/pools/amap-pool/reservations', { prefix: '10.93.0.128/30' }), 201)
+
+      // The pool as single addresses: a 16 × 16 grid.
+      const fine = ok<MapOut>(
+        await root.get(`/api/v1/blocks/${blk.id}/map?prefix=10.93.0.0/24&order=4`),
+      )
+      assert.equal(fine.root, '10.93.0.0/16')
+      assert.equal(fine.prefix, '10.93.0.0/24')
+      assert.equal(BigInt(fine.first), (10n << 24n) | (93n << 16n))
+      assert.deepEqual(
+        [fine.order, fine.cellBits, fine.cells, fine.columns, fine.rows],
+        [4, 0, 256, 16, 16],
+      )
+      assert.deepEqual(runs(states(fine)), [
+        ['active', 64],
+        ['draining', 16],
+        ['free', 48],
+        ['reserved', 4],
+        ['free', 124],
+      ])
+      assert.deepEqual(runs(column(fine, 'fill')), [
+        [255, 80],
+        [0, 48],
+        [255, 4],
+        [0, 124],
+      ])
+      assert.deepEqual(fine.devices, [
+        { id: a.id, name: 'amap-a' },
+        { id: b.id, name: 'amap-b' },
+      ])
+      assert.deepEqual(runs(column(fine, 'device')), [
+        [0, 64],
+        [1, 16],
+        [-1, 176],
+      ])
+      assert.deepEqual(fine.counts, {
+        grants: 2,
+        assignments: 0,
+        reservations: 1,
+        exclusions: 0,
+        addresses: '256',
+        pooled: '256',
+        used: '84',
+        excluded: '0',
+        utilisation: 84 / 256,
+      })
+
+      // The whole block (the default prefix) in 4 × 4 cells of 4096 addresses.
+      const coarse = ok<MapOut>(await root.get(`/api/v1/blocks/${blk.id}/map?order=2`))
+      assert.equal(coarse.prefix, '10.93.0.0/16')
+      assert.deepEqual([coarse.order, coarse.cellBits, coarse.cells], [2, 12, 16])
+      assert.deepEqual(runs(states(coarse)), [
+        ['mixed', 1],
+        ['unpooled', 15],
+      ])
+      assert.deepEqual(column(coarse, 'fill').slice(0, 2), [Math.round((84 / 4096) * 255), 0])
+      assert.deepEqual(column(coarse, 'device').slice(0, 2), [-2, -1], 'several devices, none')
+      assert.equal(coarse.counts['addresses'], '65536')
+      assert.equal(coarse.counts['utilisation'], 84 / 256)
+
+      // The default order is capped by the prefix: 2^16 addresses are a 256 × 256 grid.
+      const capped = ok<MapOut>(await root.get(`/api/v1/blocks/${blk.id}/map`))
+      assert.deepEqual([capped.order, capped.cellBits, capped.cells], [8, 0, 65536])
+      // An odd number of bits uses the left half of the square.
+      const half = ok<MapOut>(
+        await root.get(`/api/v1/blocks/${blk.id}/map?prefix=10.93.0.0/25&order=10`),
+      )
+      assert.deepEqual(
+        [half.order, half.cellBits, half.cells, half.columns, half.rows],
+        [4, 0, 128, 8, 16],
+      )
+
+      // A block that is a range: cells outside it are `outside`.
+      const rb = await h.block('amap', '10.94.0.5-10.94.0.20')
+      const ranged = ok<MapOut>(await root.get(`/api/v1/blocks/${rb.id}/map`))
+      assert.equal(ranged.root, '10.94.0.0/27')
+      assert.deepEqual(runs(states(ranged)), [
+        ['outside', 5],
+        ['unpooled', 16],
+        ['outside', 11],
+      ])
+
+      fails(
+        await root.get(`/api/v1/blocks/${blk.id}/map?prefix=10.94.0.0/24`),
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+      fails(
+        await root.get(`/api/v1/blocks/${blk.id}/map?prefix=10.93.0.1/24`),
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+      fails(await root.get(`/api/v1/blocks/${blk.id}/map?order=11`), 400, 'CASM_ERR_VALIDATION')
+      fails(
+        await root.get('/api/v1/blocks/blk_00000000000000000000/map'),
+        404,
+        'CASM_ERR_NOT_FOUND',
+      )
+    })
+
     // ---- events ------------------------------------------------------------------------------
 
     it('events: every mutation writes one event with actor, action, before/after and request id', async () => {
@@ -1840,6 +1982,32 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
       const V = h.as(t2View.secret)
       const D = h.as(dAdmin.secret)
       const rootT2 = h.as(h.rootSecret, 't2')
+
+      // whoami names the token, its role and the tenant it acts in.
+      type WhoamiOut = {
+        tokenId: string | null
+        name: string
+        role: string
+        root: boolean
+        tenant: string
+        tenantId: string
+        device: string | null
+      }
+      assert.deepEqual(ok<WhoamiOut>(await V.get('/api/v1/whoami')), {
+        tokenId: t2View.token.id,
+        name: 't2-viewer',
+        role: 'viewer',
+        root: false,
+        tenant: 't2',
+        tenantId: t2.id,
+        device: null,
+      })
+      const rootMe = ok<WhoamiOut>(await rootT2.get('/api/v1/whoami'))
+      assert.equal(rootMe.role, 'admin')
+      assert.equal(rootMe.root, true)
+      assert.equal(rootMe.tenant, 't2')
+      assert.equal(ok<WhoamiOut>(await root.get('/api/v1/whoami')).tenant, 'default')
+      await h.refuse(() => h.as(null).get('/api/v1/whoami'), 401, 'CASM_ERR_UNAUTHENTICATED', [])
 
       // The default tenant's objects.
       const dDom = await h.domain('ten-dom')
@@ -2236,7 +2404,9 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
         'CASM_ERR_NOT_FOUND',
         watch,
       )
-      await h.refuse(() => h.as(null).get('/nowhere'), 404, 'CASM_ERR_NOT_FOUND', watch)
+      // Other paths are the web console's (src/api/console.ts); API paths stay the API's.
+      await h.refuse(() => h.as(null).get('/api/nowhere'), 404, 'CASM_ERR_NOT_FOUND', watch)
+      await h.refuse(() => h.as(null).req('DELETE', '/nowhere'), 404, 'CASM_ERR_NOT_FOUND', watch)
       await h.refuse(
         () => root.del('/api/v1/grants/gr_00000000000000000000'),
         404,

@@ -107,6 +107,16 @@ export const TokenCreated = Type.Object({
   secret: Type.String({ description: 'The bearer secret. Shown once; casm keeps only its hash.' }),
 })
 
+export const Whoami = Type.Object({
+  tokenId: Type.Union([Id, Type.Null()]),
+  name: Type.String({ description: 'The name of the token.' }),
+  role: Role,
+  root: Type.Boolean({ description: 'A root token: acts across tenants and manages them.' }),
+  tenant: Type.String({ description: 'The name of the tenant the request acts in.' }),
+  tenantId: Id,
+  device: Type.Union([Id, Type.Null()], { description: 'For device tokens: their device.' }),
+})
+
 // ---- domains and blocks ----------------------------------------------------------------------
 
 export const Domain = Type.Object({

@@ -14,6 +14,7 @@ import { Ajv } from 'ajv'
 import { CasmError } from '../errors/casm-error.js'
 import type { Coordinator } from '../coordinator/coordinator.js'
 import { SCHEMA_VERSION } from '../store/migrations.js'
+import { consolePlugin } from './console.js'
 import { errorBody, toCasmError } from './http.js'
 import { createMetrics } from './metrics.js'
 import { allocationRoutes } from './routes/allocation-routes.js'
@@ -21,6 +22,7 @@ import { importRoutes } from './routes/import-routes.js'
 import { inventoryRoutes } from './routes/inventory-routes.js'
 import { leaseRoutes } from './routes/lease-routes.js'
 import { loopRoutes } from './routes/loop-routes.js'
+import { mapRoutes } from './routes/map-routes.js'
 import { tenancyRoutes } from './routes/tenancy-routes.js'
 import { ErrorBody } from './schemas.js'
 
@@ -37,6 +39,8 @@ export interface ServerOptions {
   readonly logger?: boolean
   /** Largest request body in bytes (default 1 MiB). */
   readonly bodyLimit?: number
+  /** The built web console served at `/` (default: `dist/web` of the package). */
+  readonly consoleDir?: string
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -215,5 +219,10 @@ export async function buildServer(
   leaseRoutes(app)
   tenancyRoutes(app)
   importRoutes(app)
+  mapRoutes(app)
+  await app.register(
+    consolePlugin,
+    options.consoleDir === undefined ? {} : { dir: options.consoleDir },
+  )
   return app
 }

@@ -1664,6 +1664,177 @@ export interface paths {
     }
     trace?: never
   }
+  '/api/v1/blocks/{id}/map': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Address map of a block
+     * @description The block (or a prefix of it) as a grid of 2^order × 2^order cells along a Hilbert curve: each cell an aligned range of 2^cellBits addresses, with its state, how much of it is held and by which device. Zoom in by asking for a sub-prefix.
+     */
+    get: {
+      parameters: {
+        query?: {
+          order?: number
+          /** @example 10.16.0.0/12 */
+          prefix?: string
+        }
+        header?: never
+        path: {
+          /** @example pool_0mwws3gu6000tas6va2w */
+          id: string
+        }
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Every error answer: a stable code, a message, what to do next. */
+        '4XX': {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              error: {
+                /** @example CASM_ERR_POOL_EXHAUSTED */
+                code: string
+                details?: unknown
+                hint?: string
+                message: string
+                requestId?: string
+              }
+            }
+          }
+        }
+        /** @description Every error answer: a stable code, a message, what to do next. */
+        '5XX': {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              error: {
+                /** @example CASM_ERR_POOL_EXHAUSTED */
+                code: string
+                details?: unknown
+                hint?: string
+                message: string
+                requestId?: string
+              }
+            }
+          }
+        }
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              block: {
+                /** @example pool_0mwws3gu6000tas6va2w */
+                id: string
+                /**
+                 * @description A prefix (`100.64.0.0/10`) or a first-last range (`198.18.0.5-198.18.3.250`).
+                 * @example 100.64.0.0/10
+                 */
+                space: string
+              }
+              /** @description Each cell holds 2^cellBits addresses. */
+              cellBits: number
+              cells: number
+              columns: number
+              counts: {
+                /**
+                 * @description A count of addresses, as a decimal string.
+                 * @example 65536
+                 */
+                addresses: string
+                assignments: number
+                /**
+                 * @description A count of addresses, as a decimal string.
+                 * @example 65536
+                 */
+                excluded: string
+                exclusions: number
+                grants: number
+                /**
+                 * @description A count of addresses, as a decimal string.
+                 * @example 65536
+                 */
+                pooled: string
+                reservations: number
+                /**
+                 * @description A count of addresses, as a decimal string.
+                 * @example 65536
+                 */
+                used: string
+                utilisation: number
+              }
+              /**
+               * Format: byte
+               * @description Per cell, the index of its device in `devices`, plus `deviceOffset`. Base64 of pairs of unsigned LEB128 varints (run length, value), in curve order.
+               */
+              device: string
+              /** @description Subtract from device values: then -1 is no device, -2 several. */
+              deviceOffset: number
+              devices: {
+                id: string
+                name: string
+              }[]
+              domain: {
+                /** @example pool_0mwws3gu6000tas6va2w */
+                id: string
+                name: string
+              }
+              /** @enum {string} */
+              encoding: 'rle-leb128-base64'
+              family: 'ipv4' | 'ipv6' | 'mac'
+              /**
+               * Format: byte
+               * @description Per cell, how much of it is held: 0..255. Base64 of pairs of unsigned LEB128 varints (run length, value), in curve order.
+               */
+              fill: string
+              /**
+               * @description A count of addresses, as a decimal string.
+               * @example 65536
+               */
+              first: string
+              length: number
+              /** @description The grid is 2^order cells high. */
+              order: number
+              /**
+               * @description The drawn prefix.
+               * @example 10.0.0.0/8
+               */
+              prefix: string
+              /** @description The smallest prefix holding the block: zoom out stops here. */
+              root: string
+              rows: number
+              /**
+               * Format: byte
+               * @description Per cell, the state code (an index of `states`). Base64 of pairs of unsigned LEB128 varints (run length, value), in curve order.
+               */
+              state: string
+              /** @description State names, by code. */
+              states: string[]
+              width: number
+            }
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/api/v1/blocks/{id}/usage': {
     parameters: {
       query?: never
@@ -6945,6 +7116,94 @@ export interface paths {
         }
       }
     }
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/v1/whoami': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Who the token is
+     * @description The token behind the request: its name and role, whether it is a root token, and the tenant it acts in (for root tokens, the one `X-Casm-Tenant` names).
+     */
+    get: {
+      parameters: {
+        query?: never
+        header?: never
+        path?: never
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Every error answer: a stable code, a message, what to do next. */
+        '4XX': {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              error: {
+                /** @example CASM_ERR_POOL_EXHAUSTED */
+                code: string
+                details?: unknown
+                hint?: string
+                message: string
+                requestId?: string
+              }
+            }
+          }
+        }
+        /** @description Every error answer: a stable code, a message, what to do next. */
+        '5XX': {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              error: {
+                /** @example CASM_ERR_POOL_EXHAUSTED */
+                code: string
+                details?: unknown
+                hint?: string
+                message: string
+                requestId?: string
+              }
+            }
+          }
+        }
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              /** @description For device tokens: their device. */
+              device: string | null
+              /** @description The name of the token. */
+              name: string
+              role: 'viewer' | 'operator' | 'admin' | 'device'
+              /** @description A root token: acts across tenants and manages them. */
+              root: boolean
+              /** @description The name of the tenant the request acts in. */
+              tenant: string
+              /** @example pool_0mwws3gu6000tas6va2w */
+              tenantId: string
+              tokenId: string | null
+            }
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
     options?: never
     head?: never
     patch?: never

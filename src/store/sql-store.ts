@@ -7,7 +7,7 @@
  */
 
 import { CasmError } from '../errors/casm-error.js'
-import type { Family } from '../ip/index.js'
+import { type Family, familyWidth } from '../ip/index.js'
 import type { GrantState } from '../domain/grant-lifecycle.js'
 import type {
   AllocationType,
@@ -40,6 +40,7 @@ import type {
   StoreReader,
   TokenRow,
   UnitKey,
+  UnitSpan,
   WriteTx,
 } from '../coordinator/store.js'
 import { ChainMovedError } from '../coordinator/store.js'
@@ -288,6 +289,29 @@ export function eventJson(value: unknown): string | null {
 
 const ALLOCATION_COLUMNS =
   'id, tenant_id, domain_id, pool_id, type, family, first, last, length, prefix, state, live, device_id, reservation_id, requestor, hostname, description, created_at, updated_at, expires_at, released_at, quarantine_until, changed_version'
+
+/** Types and states of {@link SqlReader.liveSpansOverlapping}, by the codes its SQL computes. */
+const SPAN_TYPES: readonly AllocationType[] = ['grant', 'assignment', 'reservation', 'exclusion']
+const SPAN_STATES: readonly GrantState[] = [
+  'active',
+  'draining',
+  'released',
+  'quarantined',
+  'expired',
+  'free',
+]
+/** `type` × 8 + `state`, in the order of SPAN_TYPES and SPAN_STATES. */
+const SPAN_KIND_SQL = `(CASE type ${SPAN_TYPES.map((t, i) => `WHEN '${t}' THEN ${i * 8}`).join(' ')} END) + (CASE state ${SPAN_STATES.map((t, i) => `WHEN '${t}' THEN ${i}`).join(' ')} END)`
+/** Per family and prefix length: the size of the prefix minus one. */
+const SPAN_SIZES: Readonly<Record<Family, readonly bigint[]>> = {
+  ipv4: spanSizes(32),
+  ipv6: spanSizes(128),
+  mac: spanSizes(48),
+}
+
+function spanSizes(width: number): bigint[] {
+  return Array.from({ length: width + 1 }, (_, l) => (1n << BigInt(width - l)) - 1n)
+}
 
 const EVENT_COLUMNS =
   'seq, id, tenant_id, at, actor, action, object_type, object_id, before_json, after_json, reason, request_id, prev_hash, hash'
@@ -588,6 +612,53 @@ class SqlReader implements StoreReader {
     )
     out.push(...rows.map(allocationOf))
     return out.slice(0, limit)
+  }
+
+  async liveSpansOverlapping(
+    domainId: string,
+    family: Family,
+    first: bigint,
+    last: bigint,
+    limit: number,
+  ): Promise<UnitSpan[]> {
+    // Only the family's bytes of the address, as hex text, and type and state as one small
+    // number: turning a million BLOBs and strings into JavaScript values costs more than reading
+    // the rows.
+    const width = familyWidth(family)
+    const from = 17 - width / 8
+    const hex =
+      this.dialect === 'postgres'
+        ? `encode(substring(first from ${from}), 'hex')`
+        : `hex(substr(first, ${from}))`
+    const columns = `${hex} AS first_hex, length, ${SPAN_KIND_SQL} AS kind, device_id`
+    const sizes = SPAN_SIZES[family]
+    const span = (r: SqlRow): UnitSpan => {
+      const a = BigInt(`0x${str(r['first_hex'])}`)
+      const kind = num(r['kind'])
+      return {
+        first: a,
+        last: a + (sizes[num(r['length'])] as bigint),
+        type: SPAN_TYPES[kind >> 3] as AllocationType,
+        state: SPAN_STATES[kind & 7] as GrantState,
+        deviceId: optStr(r['device_id']),
+      }
+    }
+    // As liveUnitsOverlapping: the unit holding `first` starts at or before it.
+    const before = await this.q.get(
+      `SELECT ${columns} FROM allocation WHERE domain_id = ? AND family = ? AND live = ? AND first <= ? ORDER BY first DESC LIMIT 1`,
+      [domainId, family, true, toBytes(first)],
+    )
+    const out: UnitSpan[] = []
+    if (before !== undefined) {
+      const s = span(before)
+      if (s.last >= first) out.push(s)
+    }
+    const rows = await this.q.all(
+      `SELECT ${columns} FROM allocation WHERE domain_id = ? AND family = ? AND live = ? AND first > ? AND first <= ? ORDER BY first LIMIT ?`,
+      [domainId, family, true, toBytes(first), toBytes(last), limit],
+    )
+    for (const r of rows) out.push(span(r))
+    return out.length > limit ? out.slice(0, limit) : out
   }
 
   async liveUsageIn(
@@ -1227,16 +1298,18 @@ class SqlWriteTx extends SqlReader implements WriteTx {
   }
 
   async putGrantStatus(rows: readonly GrantStatusRow[]): Promise<void> {
-    for (const g of rows) {
+    // One statement per 500 rows: a status report of a device with many grants writes them all.
+    for (let i = 0; i < rows.length; i += 500) {
+      const chunk = rows.slice(i, i + 500)
       await this.q.run(
         `INSERT INTO grant_status (grant_id, device_id, pinned, drain_cause, moving_to, used, peak, average, ports, plane, reported_at, confirmed_at, served_state, drain_seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
          ON CONFLICT (grant_id) DO UPDATE SET device_id = excluded.device_id, pinned = excluded.pinned,
            drain_cause = excluded.drain_cause, moving_to = excluded.moving_to, used = excluded.used,
            peak = excluded.peak, average = excluded.average, ports = excluded.ports, plane = excluded.plane,
            reported_at = excluded.reported_at, confirmed_at = excluded.confirmed_at,
            served_state = excluded.served_state, drain_seq = excluded.drain_seq`,
-        [
+        chunk.flatMap((g) => [
           g.grantId,
           g.deviceId,
           g.pinned,
@@ -1251,7 +1324,7 @@ class SqlWriteTx extends SqlReader implements WriteTx {
           g.confirmedAt,
           g.servedState,
           g.drainSeq,
-        ],
+        ]),
       )
     }
   }

@@ -1733,6 +1733,93 @@ export function runStoreSuite(name: string, open: OpenStore): void {
       assert.deepEqual(await q(a('10.0.8.0'), MAX_V4), [])
     })
 
+    test('liveSpansOverlapping: the units of liveUnitsOverlapping, as spans', async (store) => {
+      const w = await seed(store, 'ipv4', ['10.0.0.0/16'])
+      const device = w.device
+      const units = [
+        makeUnit(w.pool, '10.0.0.0/24', { deviceId: device.id }),
+        makeUnit(w.pool, '10.0.1.0/24', { state: 'free' }),
+        makeUnit(w.pool, '10.0.2.0/25', { type: 'assignment', state: 'released' }),
+        makeUnit(w.pool, '10.0.2.128/25', { type: 'reservation' }),
+        makeUnit(w.pool, '10.0.4.0/22', { state: 'draining', deviceId: device.id }),
+      ]
+      await insertUnits(store, units)
+      const v6 = await addPool(store, w.domain, 'ipv6', ['::a00:0/112'])
+      await insertUnits(store, [makeUnit(v6, '::a00:300/120')])
+      const a = (s: string) => Prefix.parse(s).first
+      for (const [first, last, limit] of [
+        [a('10.0.0.77'), a('10.0.4.0'), 100],
+        [a('10.0.0.77'), a('10.0.4.0'), 2],
+        [a('10.0.1.5'), a('10.0.3.255'), 100],
+        [a('10.0.3.0'), a('10.0.3.255'), 100],
+        [0n, MAX_V4, 100],
+        [0n, MAX_V4, 3],
+      ] as const) {
+        const spans = await store.reader.liveSpansOverlapping(
+          w.domain.id,
+          'ipv4',
+          first,
+          last,
+          limit,
+        )
+        const full = await store.reader.liveUnitsOverlapping(
+          w.domain.id,
+          'ipv4',
+          first,
+          last,
+          limit,
+        )
+        assert.deepEqual(
+          spans,
+          full.map((u) => ({
+            first: u.first,
+            last: u.last,
+            type: u.type,
+            state: u.state,
+            deviceId: u.deviceId,
+          })),
+        )
+      }
+      const v6unit = Prefix.parse('::a00:300/120')
+      assert.deepEqual(
+        await store.reader.liveSpansOverlapping(w.domain.id, 'ipv6', 0n, MAX_V6, 9),
+        [
+          {
+            first: v6unit.first,
+            last: v6unit.last,
+            type: 'grant',
+            state: 'active',
+            deviceId: null,
+          },
+        ],
+      )
+      const macPool = await addPool(store, w.domain, 'mac', ['02:00:00:00:00:00/40'])
+      const macUnit = makeUnit(macPool, '02:00:00:00:ff:00/44', { state: 'quarantined' })
+      await insertUnits(store, [macUnit])
+      assert.deepEqual(
+        await store.reader.liveSpansOverlapping(w.domain.id, 'mac', 0n, MAX_MAC, 9),
+        [
+          {
+            first: macUnit.first,
+            last: macUnit.last,
+            type: 'grant',
+            state: 'quarantined',
+            deviceId: null,
+          },
+        ],
+      )
+      const all = await store.reader.liveSpansOverlapping(w.domain.id, 'ipv4', 0n, MAX_V4, 100)
+      assert.deepEqual(
+        all.map((u) => [u.type, u.state, u.deviceId]),
+        [
+          ['grant', 'active', device.id],
+          ['assignment', 'released', null],
+          ['reservation', 'active', null],
+          ['grant', 'draining', device.id],
+        ],
+      )
+    })
+
     test('liveUsageIn counts live units lying inside, by type and length', async (store) => {
       const w = await seed(store, 'ipv4', ['10.0.0.0/16'])
       await insertUnits(store, [

@@ -35,6 +35,32 @@ function timeParam(name: string, value: string | undefined): number | undefined 
 export function tenancyRoutes(app: Api): void {
   const co = app.coordinator
 
+  app.get('/api/v1/whoami', {
+    schema: {
+      tags: ['tokens'],
+      summary: 'Who the token is',
+      description:
+        'The token behind the request: its name and role, whether it is a root token, and the tenant it acts in (for root tokens, the one `X-Casm-Tenant` names).',
+      response: { 200: S.Whoami, ...errors },
+    },
+    handler: async (req) => {
+      const c = callerOf(req)
+      const [token, tenant] = await Promise.all([
+        c.tokenId === null ? undefined : co.reader.getToken(c.tokenId),
+        co.reader.getTenant(c.tenantId),
+      ])
+      return {
+        tokenId: c.tokenId,
+        name: token?.name ?? 'system',
+        role: c.role,
+        root: c.root,
+        tenant: tenant?.name ?? c.tenantId,
+        tenantId: c.tenantId,
+        device: c.deviceId,
+      }
+    },
+  })
+
   app.get('/api/v1/tenants', {
     schema: {
       tags: ['tenants'],
