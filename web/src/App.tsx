@@ -219,7 +219,7 @@ function Shell() {
         </ul>
       </nav>
       <main id="main" className="main" tabIndex={-1}>
-        <View path={path} />
+        <View path={path} liveSeq={live.seq} />
       </main>
     </div>
   )
@@ -254,11 +254,11 @@ function TenantSwitch() {
 }
 
 /** The view of a path. */
-function View({ path }: { readonly path: string }) {
+function View({ path, liveSeq }: { readonly path: string; readonly liveSeq: number | null }) {
   const s = useSession()
   let m: Record<string, string> | null
   if (path === '/') return <Overview />
-  if (path === '/map') return <MapPage />
+  if (path === '/map') return <MapPage liveSeq={liveSeq} />
   if (path === '/blocks') return <Blocks />
   if (path === '/pools') return <Pools />
   if ((m = match('/pools/:name', path)) !== null) return <PoolDetail name={m['name'] ?? ''} />

@@ -1,4 +1,5 @@
 import { useQuery } from '@tanstack/react-query'
+import { useEffect, useRef, useState } from 'react'
 import { api, call } from '../api/client'
 import { Field } from '../components/Field'
 import { Loading } from '../components/Loading'
@@ -10,9 +11,37 @@ function chosenBlock(): string | null {
   return new URLSearchParams(window.location.search).get('block')
 }
 
-/** The address map of one block, chosen with the `Block` selector. */
-export function MapPage() {
+/** Redraws of the map follow new events, at most once per this many milliseconds. */
+const REDRAW_MS = 5000
+
+/**
+ * A counter that follows `seq` (the live poller's last event), at most once per `ms`: the map
+ * redraws when the policy engine or an operator changed something, without redrawing a large
+ * block every two seconds on a busy system.
+ */
+function useThrottledKey(seq: number | null, ms: number): number {
+  const [key, setKey] = useState(0)
+  const last = useRef(0)
+  const seen = useRef(seq)
+  useEffect(() => {
+    if (seq === seen.current) return
+    const wait = Math.max(0, last.current + ms - Date.now())
+    const timer = setTimeout(() => {
+      seen.current = seq
+      last.current = Date.now()
+      setKey((k) => k + 1)
+    }, wait)
+    return () => {
+      clearTimeout(timer)
+    }
+  }, [seq, ms])
+  return key
+}
+
+/** The address map of one block, chosen with the `Block` selector; redrawn as events arrive. */
+export function MapPage({ liveSeq }: { readonly liveSeq: number | null }) {
   usePath()
+  const refreshKey = useThrottledKey(liveSeq, REDRAW_MS)
   const blocks = useQuery({
     queryKey: ['blocks'],
     queryFn: () => call(api.GET('/api/v1/blocks')),
@@ -51,6 +80,7 @@ export function MapPage() {
           <AddressMap
             key={block.id}
             blockId={block.id}
+            refreshKey={refreshKey}
             onSelectGrant={(grant) => {
               navigate(`/grants/${encodeURIComponent(grant)}`)
             }}
