@@ -561,7 +561,7 @@ export async function runSimulation(
     }
 
     // ---- bring-up: every device connects and gets space for its first subscribers ----
-    for (const dev of devices) {
+    const bringUp = async (dev: SimDevice): Promise<void> => {
       await send(dev, { type: 'hello', agent: { version: 'sim', backend: 'sim' }, holds: [] })
       const want = model.subscribersAt(dev.index, 0) / high
       for (let k = 0; k < 64 && activeRoom(dev).capacity < want; k++) {
@@ -578,6 +578,12 @@ export async function runSimulation(
       }
       await readStream(dev)
     }
+    // The fleet comes up together, as after a maintenance window.
+    const bringUpStarted = performance.now()
+    batching = true
+    await Promise.all(devices.map(bringUp))
+    batching = false
+    messageMs += performance.now() - bringUpStarted
 
     const drops = new Map<number, number[]>()
     for (const d of model.drops()) {
@@ -588,6 +594,7 @@ export async function runSimulation(
     const renew = scenario.subscriber.renewSeconds ?? 1800
     const series: SimSample[] = []
     const referenceDemand: number[][] = []
+    const targets: number[] = devices.map(() => 0)
     let lastProgress = -1
     let maxRoutes = 0
 
@@ -614,7 +621,7 @@ export async function runSimulation(
         if (r > maxRoutes) maxRoutes = r
         live.push(...mine)
         if (keepSeries) {
-          deviceDemand.push(form.demand(model.subscribersAt(dev.index, t)))
+          deviceDemand.push(form.demand(targets[dev.index] ?? 0))
           deviceHeld.push(h)
         }
       }
@@ -627,12 +634,16 @@ export async function runSimulation(
           violate(`overlap: ${prev.toString()} and ${cur.toString()}`)
       }
       let demandSubs = 0
-      for (const dev of devices) demandSubs += model.subscribersAt(dev.index, t)
+      let demand = 0
+      for (const n of targets) {
+        demandSubs += n
+        demand += form.demand(n)
+      }
       const q = quarantined.reduce((a, x) => a + x.size, 0)
       series.push({
         t,
         subscribers: demandSubs,
-        demand: devices.reduce((a, d) => a + form.demand(model.subscribersAt(d.index, t)), 0),
+        demand,
         used,
         active: held - drainingHeld,
         draining: drainingHeld,
@@ -654,7 +665,9 @@ export async function runSimulation(
         clock.set(T0 + t * 1000)
         await co.housekeeping()
       }
-      referenceDemand.push(devices.map((d) => form.demand(model.subscribersAt(d.index, t))))
+      // Each device's demand this step, once: for the references, the devices and the samples.
+      for (const d of devices) targets[d.index] = model.subscribersAt(d.index, t)
+      referenceDemand.push(targets.map((n) => form.demand(n)))
 
       for (const i of drops.get(t) ?? []) {
         const dev = devices[i]
@@ -676,7 +689,7 @@ export async function runSimulation(
           })
           await readStream(dev)
         }
-        const target = model.subscribersAt(dev.index, t)
+        const target = targets[dev.index] ?? 0
         let { subs } = activeRoom(dev)
         // Sessions end (churn) and, when demand falls, more leave than come.
         const churn = Math.min(subs, rnd.poisson(subs * churnPerStep))
