@@ -244,7 +244,7 @@ export function simCommand(): Command {
       )
       out.lines([
         '',
-        `static plan ${grouped(result.staticPlan)}, pooled bound ${grouped(result.pooledBound)} ${result.units}; * = no other policy needs less space without rejecting more`,
+        `static plan ${grouped(result.staticPlan)}, pooled bound ${grouped(result.pooledBound)} ${result.units}; * = no other policy needs less space, rejects fewer and needs fewer routes`,
         ...files.map((f) => `wrote ${f}`),
       ])
     })

@@ -122,6 +122,7 @@ export async function runSweep(
   const first = results[0]?.r
   if (first === undefined)
     throw new CasmError('CASM_ERR_VALIDATION', 'the sweep has no combination')
+  // Best: no other run needs less space, rejects fewer and needs fewer routes at once.
   const pareto = rows.map(
     (a) =>
       !rows.some(
@@ -129,7 +130,8 @@ export async function runSweep(
           b !== a &&
           b.casm <= a.casm &&
           b.rejected <= a.rejected &&
-          (b.casm < a.casm || b.rejected < a.rejected),
+          b.routesMean <= a.routesMean &&
+          (b.casm < a.casm || b.rejected < a.rejected || b.routesMean < a.routesMean),
       ),
   )
   return {
@@ -181,21 +183,27 @@ export function sweepCsv(s: SweepResult): string {
   return [head, ...lines].join('\n') + '\n'
 }
 
-/** The sweep's plot: space needed (× pooled bound) against rejected subscribers, one dot a run. */
-export function sweepHtml(s: SweepResult): string {
+/** One scatter plot of a sweep: space needed (× pooled bound) against `y`, one dot a run. */
+function scatter(
+  s: SweepResult,
+  title: string,
+  yLabel: string,
+  y: (r: SweepRow) => number,
+): string {
   const w = 900
-  const h = 420
+  const h = 380
   const m = { l: 70, r: 20, t: 30, b: 50 }
   const xs = s.rows.map((r) => r.vsPooled)
   const xMin = Math.min(1, ...xs)
   const xMax = Math.max(...xs, xMin + 0.05) * 1.01
-  const yMax = Math.max(1, ...s.rows.map((r) => r.rejected)) * 1.1
+  const top = Math.max(1, ...s.rows.map(y))
+  const yMax = top * 1.1
   const px = (x: number): number => m.l + ((x - xMin) / (xMax - xMin)) * (w - m.l - m.r)
-  const py = (y: number): number => h - m.b - (y / yMax) * (h - m.t - m.b)
+  const py = (v: number): number => h - m.b - (v / yMax) * (h - m.t - m.b)
   const dots = s.rows
     .map(
       (r, i) =>
-        `<circle cx="${px(r.vsPooled).toFixed(1)}" cy="${py(r.rejected).toFixed(1)}" r="${r.pareto ? 6 : 4}" fill="${r.pareto ? '#1a73e8' : '#9aa0a6'}"><title>#${i + 1} ${policyLabel(r.policy)}: ${r.vsPooled.toFixed(3)} × pooled, ${r.rejected} rejected</title></circle><text x="${(px(r.vsPooled) + 7).toFixed(1)}" y="${(py(r.rejected) - 6).toFixed(1)}" font-size="10">${i + 1}</text>`,
+        `<circle cx="${px(r.vsPooled).toFixed(1)}" cy="${py(y(r)).toFixed(1)}" r="${r.pareto ? 6 : 4}" fill="${r.pareto ? '#1a73e8' : '#9aa0a6'}"><title>#${i + 1} ${policyLabel(r.policy)}: ${r.vsPooled.toFixed(3)} × pooled, ${r.rejected} rejected, ${r.routesMean.toFixed(1)} routes a device</title></circle><text x="${(px(r.vsPooled) + 7).toFixed(1)}" y="${(py(y(r)) - 6).toFixed(1)}" font-size="10">${i + 1}</text>`,
     )
     .join('')
   const ticks = [0, 0.25, 0.5, 0.75, 1]
@@ -204,13 +212,33 @@ export function sweepHtml(s: SweepResult): string {
       return `<text x="${px(x)}" y="${h - m.b + 16}" text-anchor="middle" font-size="11">${x.toFixed(3)}</text>`
     })
     .join('')
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${w} ${h}" role="img" aria-label="space against rejected subscribers">
-<text x="${m.l}" y="18" font-weight="600" font-size="13">Space needed (× pooled bound) against subscribers rejected — blue: no other policy is better on both</text>
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${w} ${h}" role="img" aria-label="${title}">
+<text x="${m.l}" y="18" font-weight="600" font-size="13">${title}</text>
 <line x1="${m.l}" y1="${h - m.b}" x2="${w - m.r}" y2="${h - m.b}" stroke="#888"/><line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${h - m.b}" stroke="#888"/>
 ${ticks}<text x="${(w + m.l) / 2}" y="${h - 12}" text-anchor="middle" font-size="12">space casm needed ÷ pooled lower bound</text>
-<text x="16" y="${h / 2}" transform="rotate(-90 16 ${h / 2})" text-anchor="middle" font-size="12">subscribers rejected</text>
-<text x="${m.l - 6}" y="${py(0) + 4}" text-anchor="end" font-size="11">0</text><text x="${m.l - 6}" y="${py(yMax / 1.1) + 4}" text-anchor="end" font-size="11">${grouped(yMax / 1.1)}</text>
+<text x="16" y="${h / 2}" transform="rotate(-90 16 ${h / 2})" text-anchor="middle" font-size="12">${yLabel}</text>
+<text x="${m.l - 6}" y="${py(0) + 4}" text-anchor="end" font-size="11">0</text><text x="${m.l - 6}" y="${py(top) + 4}" text-anchor="end" font-size="11">${grouped(top)}</text>
 ${dots}</svg>`
+}
+
+/**
+ * The sweep's plots — space needed (× pooled bound) against subscribers rejected, and against
+ * routes per device — and its table. Blue dots: no other run is better on all three.
+ */
+export function sweepHtml(s: SweepResult): string {
+  const svg =
+    scatter(
+      s,
+      'Space needed against subscribers rejected',
+      'subscribers rejected',
+      (r) => r.rejected,
+    ) +
+    scatter(
+      s,
+      'Space needed against routes per device (aggregation)',
+      'routes per device (mean)',
+      (r) => r.routesMean,
+    )
   const rows = s.rows
     .map(
       (r, i) =>
@@ -220,7 +248,7 @@ ${dots}</svg>`
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>casm sim sweep ${s.scenario}</title>
 <style>body{font:14px system-ui,sans-serif;max-width:960px;margin:24px auto;padding:0 12px}svg{width:100%;height:auto}table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}td:nth-child(2),th:nth-child(2){text-align:left}</style></head><body>
 <h1>casm sim sweep: ${s.scenario}</h1>
-<p>Seed ${s.seed}, ${s.days} days, the same demand for every run. Static plan ${grouped(s.staticPlan)} ${s.units}, pooled lower bound ${grouped(s.pooledBound)} ${s.units}.</p>
+<p>Seed ${s.seed}, ${s.days} days, the same demand for every run. Static plan ${grouped(s.staticPlan)} ${s.units}, pooled lower bound ${grouped(s.pooledBound)} ${s.units}. Blue (bold in the table): no other policy needs less space, rejects fewer subscribers and needs fewer routes at once.</p>
 ${svg}
 <table><tr><th>#</th><th>policy</th><th>casm (${s.units})</th><th>× pooled</th><th>× static</th><th>rejected</th><th>grants</th><th>routes/device</th><th>messages</th><th>broken invariants</th></tr>${rows}</table>
 </body></html>
