@@ -355,10 +355,7 @@ export class KeaBackend implements Backend {
     const result = { added: 0, present: 0, skipped: 0, failed: 0, errors: [] as string[] }
     // A restarted server may not have had its subnets put back yet (that happens at most every
     // 2 s, with the usage): a lease can only go into a subnet Kea has, so put them back first.
-    for (const [family, server] of this.#servers) {
-      await this.#heal(family, server)
-      this.#healedAt = this.#options.now?.() ?? Date.now()
-    }
+    for (const [family, server] of this.#servers) await this.#heal(family, server)
     const held = new Map([...this.#entries.values()].map((e) => [e.grant, e]))
     const now = this.#nowSeconds()
     for (const lease of leases) {
