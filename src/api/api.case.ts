@@ -1551,6 +1551,82 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
       fails(await root.get('/api/v1/domains/nope/usage'), 404, 'CASM_ERR_NOT_FOUND')
     })
 
+    it('usage history: the housekeeping samples pools and devices; viewers read it per tenant', async () => {
+      await h.domain('hist')
+      await h.block('hist', '10.61.0.0/16')
+      const pool = await h.pool({ name: 'hist-pool', domain: 'hist', space: ['10.61.0.0/24'] })
+      const dev = await h.device('hist-dev')
+      await h.grant('hist-pool', { device: 'hist-dev', prefix: '10.61.0.0/26' })
+      const viewer = ok<{ secret: string }>(
+        await root.post('/api/v1/tokens', { name: 'hist-viewer', role: 'viewer' }),
+        201,
+      )
+      const V = h.as(viewer.secret)
+      // Nothing sampled yet: the history is empty, not an error.
+      assert.deepEqual(ok<Items<unknown>>(await V.get('/api/v1/pools/hist-pool/usage/history')), {
+        items: [],
+      })
+      await h.coordinator.housekeeping()
+      type Sample = { at: string; family: string; used: string; total: string; utilisation: number }
+      const history = ok<Items<Sample>>(await V.get(`/api/v1/pools/${pool.id}/usage/history`))
+      assert.ok(history.items.length >= 1)
+      const last = history.items[history.items.length - 1]
+      assert.deepEqual(last, {
+        at: iso(h.clock.now()),
+        family: 'ipv4',
+        used: '64',
+        total: '256',
+        utilisation: 0.25,
+      })
+      const usage = await h.poolUsage('hist-pool')
+      assert.equal(last.used, usage.used)
+      assert.equal(last.total, usage.total)
+      // Within the interval a second round takes no new sample.
+      await h.coordinator.housekeeping()
+      assert.equal(
+        ok<Items<Sample>>(await V.get('/api/v1/pools/hist-pool/usage/history')).items.length,
+        history.items.length,
+      )
+      // `since` as epoch ms or RFC 3339; after the last sample there is nothing; limit caps.
+      const after = h.clock.now() + 1
+      assert.deepEqual(
+        ok<Items<Sample>>(await V.get(`/api/v1/pools/hist-pool/usage/history?since=${after}`)),
+        { items: [] },
+      )
+      assert.equal(
+        ok<Items<Sample>>(
+          await V.get(
+            `/api/v1/pools/hist-pool/usage/history?since=${encodeURIComponent(iso(h.clock.now()))}&limit=1`,
+          ),
+        ).items.length,
+        1,
+      )
+      // A device that never reported has no samples.
+      assert.deepEqual(ok<Items<Sample>>(await V.get(`/api/v1/devices/${dev.id}/usage/history`)), {
+        items: [],
+      })
+      ok(await V.get('/api/v1/devices/hist-dev/usage/history?family=ipv6&since=0'))
+      // Refusals: unknown objects, a bad time, family or limit.
+      fails(await V.get('/api/v1/pools/nope/usage/history'), 404, 'CASM_ERR_NOT_FOUND')
+      fails(await V.get('/api/v1/devices/nope/usage/history'), 404, 'CASM_ERR_NOT_FOUND')
+      // (Another tenant's pool or device is 404 too: the tenancy test reads these URLs across.)
+      fails(
+        await V.get('/api/v1/pools/hist-pool/usage/history?since=yesterday'),
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+      fails(
+        await V.get('/api/v1/devices/hist-dev/usage/history?family=ipx'),
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+      fails(
+        await V.get('/api/v1/pools/hist-pool/usage/history?limit=10001'),
+        400,
+        'CASM_ERR_VALIDATION',
+      )
+    })
+
     // ---- address map -------------------------------------------------------------------------
 
     it('address map: cells along the Hilbert curve with state, fill and device', async () => {
@@ -2053,7 +2129,9 @@ export function runApiSuite(name: string, open: () => Promise<OpenedStore | stri
         `/api/v1/blocks/${o.blk}/usage`,
         `/api/v1/pools/${o.pool}`,
         `/api/v1/pools/${o.pool}/usage`,
+        `/api/v1/pools/${o.pool}/usage/history`,
         `/api/v1/devices/${o.dev}`,
+        `/api/v1/devices/${o.dev}/usage/history`,
         `/api/v1/grants/${o.grant}`,
         `/api/v1/grants?pool=${o.pool}`,
         `/api/v1/blocks?domain=${o.dom}`,

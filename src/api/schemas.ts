@@ -532,6 +532,31 @@ export const SpaceUsage = Type.Object({
 
 export const BlockUsage = Type.Object({ block: Type.String(), ...SpaceUsage.properties })
 
+/** One sample of a pool's or a device's usage history. */
+export const UsageSample = Type.Object({
+  at: Time,
+  family: Family,
+  used: BigCount,
+  total: BigCount,
+  utilisation: Type.Number(),
+})
+
+/** The query of a usage history: since when, how many samples. */
+export const UsageHistoryQuery = Type.Object(
+  {
+    since: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 40,
+        description: 'RFC 3339 time or epoch milliseconds; default 24 hours ago.',
+        examples: ['2026-11-25T12:00:00Z'],
+      }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 2000 })),
+  },
+  { additionalProperties: false },
+)
+
 export const Event = Type.Object({
   seq: Type.Integer(),
   id: Type.String(),

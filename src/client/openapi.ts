@@ -3030,6 +3030,115 @@ export interface paths {
     patch?: never
     trace?: never
   }
+  '/api/v1/devices/{device}/usage/history': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Usage history of a device
+     * @description Per family, samples of the addresses the device reported in use out of its active grants, taken every few minutes (kept 7 days), oldest first.
+     */
+    get: {
+      parameters: {
+        query?: {
+          family?: 'ipv4' | 'ipv6' | 'mac'
+          limit?: number
+          /**
+           * @description RFC 3339 time or epoch milliseconds; default 24 hours ago.
+           * @example 2026-11-25T12:00:00Z
+           */
+          since?: string
+        }
+        header?: never
+        path: {
+          /**
+           * @description An id, or a name.
+           * @example bng-pool-1
+           */
+          device: string
+        }
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Every error answer: a stable code, a message, what to do next. */
+        '4XX': {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              error: {
+                /** @example CASM_ERR_POOL_EXHAUSTED */
+                code: string
+                details?: unknown
+                hint?: string
+                message: string
+                requestId?: string
+              }
+            }
+          }
+        }
+        /** @description Every error answer: a stable code, a message, what to do next. */
+        '5XX': {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              error: {
+                /** @example CASM_ERR_POOL_EXHAUSTED */
+                code: string
+                details?: unknown
+                hint?: string
+                message: string
+                requestId?: string
+              }
+            }
+          }
+        }
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: {
+                /**
+                 * Format: date-time
+                 * @example 2026-11-25T12:00:00.000Z
+                 */
+                at: string
+                family: 'ipv4' | 'ipv6' | 'mac'
+                /**
+                 * @description A count of addresses, as a decimal string.
+                 * @example 65536
+                 */
+                total: string
+                /**
+                 * @description A count of addresses, as a decimal string.
+                 * @example 65536
+                 */
+                used: string
+                utilisation: number
+              }[]
+            }
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
   '/api/v1/domains': {
     parameters: {
       query?: never
@@ -6260,6 +6369,114 @@ export interface paths {
                */
               used: string
               utilisation: number
+            }
+          }
+        }
+      }
+    }
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/api/v1/pools/{pool}/usage/history': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Usage history of a pool
+     * @description Samples of used and total addresses the coordinator takes every few minutes (kept 7 days), oldest first.
+     */
+    get: {
+      parameters: {
+        query?: {
+          limit?: number
+          /**
+           * @description RFC 3339 time or epoch milliseconds; default 24 hours ago.
+           * @example 2026-11-25T12:00:00Z
+           */
+          since?: string
+        }
+        header?: never
+        path: {
+          /**
+           * @description An id, or a name.
+           * @example bng-pool-1
+           */
+          pool: string
+        }
+        cookie?: never
+      }
+      requestBody?: never
+      responses: {
+        /** @description Every error answer: a stable code, a message, what to do next. */
+        '4XX': {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              error: {
+                /** @example CASM_ERR_POOL_EXHAUSTED */
+                code: string
+                details?: unknown
+                hint?: string
+                message: string
+                requestId?: string
+              }
+            }
+          }
+        }
+        /** @description Every error answer: a stable code, a message, what to do next. */
+        '5XX': {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              error: {
+                /** @example CASM_ERR_POOL_EXHAUSTED */
+                code: string
+                details?: unknown
+                hint?: string
+                message: string
+                requestId?: string
+              }
+            }
+          }
+        }
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown
+          }
+          content: {
+            'application/json': {
+              items: {
+                /**
+                 * Format: date-time
+                 * @example 2026-11-25T12:00:00.000Z
+                 */
+                at: string
+                family: 'ipv4' | 'ipv6' | 'mac'
+                /**
+                 * @description A count of addresses, as a decimal string.
+                 * @example 65536
+                 */
+                total: string
+                /**
+                 * @description A count of addresses, as a decimal string.
+                 * @example 65536
+                 */
+                used: string
+                utilisation: number
+              }[]
             }
           }
         }

@@ -21,6 +21,7 @@ import { authenticate, bootstrap } from './tenancy.js'
 import { type WriteOp, Writer, type WriterStats } from './writer.js'
 import { flagSilentDevices } from './device-loop.js'
 import { StreamHub } from './stream-hub.js'
+import { USAGE_SAMPLE_INTERVAL_MS, sampleUsage } from './usage-history.js'
 import type { Token } from '../domain/model.js'
 
 /** Options of {@link Coordinator.open}. */
@@ -30,6 +31,11 @@ export interface CoordinatorOptions {
   readonly sweepIntervalMs?: number
   /** How long idempotent answers are kept (default 24 h). */
   readonly idempotencyTtlMs?: number
+  /**
+   * How often the housekeeping samples every pool's and device's usage into the usage history
+   * (default 5 min, by `clock`; the first housekeeping samples at once); 0 disables it.
+   */
+  readonly usageSampleIntervalMs?: number
 }
 
 /** How long answers to device messages are kept for resends. */
@@ -72,6 +78,10 @@ export class Coordinator {
   /** Recent authentications, for AUTH_CACHE_MS: a token costs no store query per request. */
   readonly #auth = new Map<string, { caller: Omit<Caller, 'requestId'>; until: number }>()
   #sweeping = false
+  /** When the housekeeping last sampled usage (by `clock`). */
+  #usageSampledAt: number | undefined
+  /** The last pool sampled: the next round goes on after it. */
+  #usagePoolCursor = ''
   readonly started: number
 
   private constructor(store: Store, options: CoordinatorOptions) {
@@ -236,8 +246,9 @@ export class Coordinator {
 
   /**
    * One round of housekeeping, as the sweeper runs it: ends due lifetimes and quarantines, flags
-   * silent devices, forgets idempotent answers and stream messages past their time. The fleet
-   * simulator calls it on its simulated clock.
+   * silent devices, forgets idempotent answers and stream messages past their time, and — at most
+   * once per `usageSampleIntervalMs` — samples usage into the history and forgets samples older
+   * than a week. The fleet simulator calls it on its simulated clock.
    */
   async housekeeping(): Promise<void> {
     const ttl = this.#options.idempotencyTtlMs ?? 86_400_000
@@ -250,6 +261,13 @@ export class Coordinator {
       // Stream messages a device never acknowledged are kept as long as idempotent answers.
       await ctx.tx.pruneDeviceMessages({ before: ctx.now - ttl })
     })
+    const every = this.#options.usageSampleIntervalMs ?? USAGE_SAMPLE_INTERVAL_MS
+    const now = this.clock.now()
+    if (every > 0 && (this.#usageSampledAt === undefined || now - this.#usageSampledAt >= every)) {
+      this.#usageSampledAt = now
+      const { next } = await this.run(sampleUsage(undefined, this.#usagePoolCursor))
+      this.#usagePoolCursor = next
+    }
   }
 
   #startSweeper(intervalMs: number): void {

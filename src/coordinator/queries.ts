@@ -182,7 +182,8 @@ export interface PoolUsage {
   }
 }
 
-function ratio(part: bigint, whole: bigint): number {
+/** `part / whole` to six decimals; 0 when `whole` is 0. */
+export function ratio(part: bigint, whole: bigint): number {
   return whole === 0n ? 0 : Number((part * 1_000_000n) / whole) / 1_000_000
 }
 

@@ -255,6 +255,22 @@ export interface DeviceLeaseFilter {
   readonly limit: number
 }
 
+/** One sample of a pool's or a device's usage in one family (the usage history, for charts). */
+export interface UsageSampleRow {
+  readonly tenantId: string
+  readonly objectType: 'pool' | 'device'
+  readonly objectId: string
+  readonly family: Family
+  /** When it was taken, epoch ms. */
+  readonly at: number
+  /** Addresses in use (a pool: allocated and reserved; a device: what it reported). */
+  readonly used: bigint
+  /** Addresses there are (a pool: its space less exclusions; a device: its active grants). */
+  readonly total: bigint
+  /** `used / total`, 0 when there is nothing. */
+  readonly utilisation: number
+}
+
 /** Reads; on a {@link WriteTx} they see the transaction's own writes. */
 export interface StoreReader {
   getTenant(idOrName: string): Promise<Tenant | undefined>
@@ -363,6 +379,19 @@ export interface StoreReader {
    * (grant, address) order: leases of a grant that left the device are never returned.
    */
   deviceLeases(deviceId: string, filter: DeviceLeaseFilter): Promise<DeviceLeaseRow[]>
+
+  /** The loop state of every device of every tenant that has one (for usage sampling). */
+  listDeviceLoops(): Promise<DeviceLoopRow[]>
+  /**
+   * Usage samples of a pool or device taken at or after `since` (of one family, or all), oldest
+   * first (then by family), at most `limit`.
+   */
+  usageHistory(
+    objectId: string,
+    family: Family | undefined,
+    since: number,
+    limit: number,
+  ): Promise<UsageSampleRow[]>
 }
 
 /** Writes, available inside {@link Store.write}. */
@@ -433,6 +462,11 @@ export interface WriteTx extends StoreReader {
   replaceGrantLeases(grantId: string, rows: readonly DeviceLeaseRow[]): Promise<void>
   /** Forgets the stored leases of a grant; returns how many. */
   deleteGrantLeases(grantId: string): Promise<number>
+
+  /** Stores usage samples (a sample of the same object, family and time is replaced). */
+  putUsageSamples(rows: readonly UsageSampleRow[]): Promise<void>
+  /** Forgets usage samples taken before `before`; returns how many. */
+  pruneUsageSamples(before: number): Promise<number>
 
   insertIdempotency(row: IdempotencyRow): Promise<void>
   /** Forgets idempotent answers older than `before` (only keys starting `keyPrefix`, if given). */

@@ -79,6 +79,8 @@ const WRITES = new Set([
   'putAlert',
   'replaceGrantLeases',
   'deleteGrantLeases',
+  'putUsageSamples',
+  'pruneUsageSamples',
 ])
 /** Reads answered from a per-batch memo: operations look the same pool and device up again and again. */
 const MEMO = new Set(['getPool', 'getDevice', 'getDomain', 'getTenant'])
@@ -121,6 +123,10 @@ const NO_FLUSH = new Set([
   'getAlert',
   'putAlert',
   'listAlerts',
+  'listDeviceLoops',
+  'usageHistory',
+  'putUsageSamples',
+  'pruneUsageSamples',
 ])
 
 /** A transaction wrapped for one batch. */

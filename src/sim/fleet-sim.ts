@@ -278,6 +278,8 @@ export async function runSimulation(
     sweepIntervalMs: 0,
     // Device answers and stream messages are kept two simulated hours.
     idempotencyTtlMs: 7_200_000,
+    // The run keeps its own series: no usage history for the console.
+    usageSampleIntervalMs: 0,
   })
   try {
     const tenant = await co.reader.getTenant('default')

@@ -287,6 +287,29 @@ CREATE TABLE device_lease (
 CREATE INDEX device_lease_device ON device_lease (device_id, grant_id, address);
 `
 
+/**
+ * Version 4, usage history: one sample of a pool's or a device's usage per family, taken by the
+ * coordinator's housekeeping every few minutes and kept a week, for the console's charts. `used`
+ * and `total` are address counts as decimal text (IPv6 counts outgrow 64 bits); `at` is epoch
+ * ms; `utilisation` a double on both (PostgreSQL's REAL is single precision). Samples name their object without a foreign key: they outlive nothing for long, and the
+ * prune removes those of deleted objects with the rest.
+ */
+const V4_COMMON = (t: { time: string; real: string }): string => `
+CREATE TABLE usage_sample (
+  tenant_id TEXT NOT NULL,
+  object_type TEXT NOT NULL CHECK (object_type IN ('pool', 'device')),
+  object_id TEXT NOT NULL,
+  family TEXT NOT NULL CHECK (family IN ('ipv4', 'ipv6', 'mac')),
+  at ${t.time} NOT NULL,
+  used TEXT NOT NULL,
+  total TEXT NOT NULL,
+  utilisation ${t.real} NOT NULL,
+  PRIMARY KEY (object_id, family, at)
+);
+CREATE INDEX usage_sample_at ON usage_sample (at);
+CREATE INDEX usage_sample_object_at ON usage_sample (object_id, at);
+`
+
 /** Every migration, in order. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -318,6 +341,12 @@ ALTER TABLE allocation ADD CONSTRAINT allocation_no_overlap
     name: 'lease replay',
     sqlite: V3_COMMON({ time: 'INTEGER', json: 'TEXT', bytewise: '' }),
     postgres: V3_COMMON({ time: 'BIGINT', json: 'TEXT', bytewise: 'COLLATE "C"' }),
+  },
+  {
+    version: 4,
+    name: 'usage history',
+    sqlite: V4_COMMON({ time: 'INTEGER', real: 'REAL' }),
+    postgres: V4_COMMON({ time: 'BIGINT', real: 'DOUBLE PRECISION' }),
   },
 ]
 

@@ -41,6 +41,7 @@ import type {
   TokenRow,
   UnitKey,
   UnitSpan,
+  UsageSampleRow,
   WriteTx,
 } from '../coordinator/store.js'
 import { ChainMovedError } from '../coordinator/store.js'
@@ -227,6 +228,19 @@ function alertOf(r: SqlRow): AlertRow {
     message: str(r['message']),
     raisedAt: num(r['raised_at']),
     clearedAt: optNum(r['cleared_at']),
+  }
+}
+
+function usageSampleOf(r: SqlRow): UsageSampleRow {
+  return {
+    tenantId: str(r['tenant_id']),
+    objectType: str(r['object_type']) as UsageSampleRow['objectType'],
+    objectId: str(r['object_id']),
+    family: str(r['family']) as Family,
+    at: num(r['at']),
+    used: BigInt(str(r['used'])),
+    total: BigInt(str(r['total'])),
+    utilisation: num(r['utilisation']),
   }
 }
 
@@ -896,6 +910,29 @@ class SqlReader implements StoreReader {
     )
     return rows.map(deviceLeaseOf)
   }
+
+  async listDeviceLoops(): Promise<DeviceLoopRow[]> {
+    return (await this.q.all('SELECT * FROM device_loop ORDER BY device_id')).map(deviceLoopOf)
+  }
+
+  async usageHistory(
+    objectId: string,
+    family: Family | undefined,
+    since: number,
+    limit: number,
+  ): Promise<UsageSampleRow[]> {
+    const rows =
+      family === undefined
+        ? await this.q.all(
+            'SELECT * FROM usage_sample WHERE object_id = ? AND at >= ? ORDER BY at, family LIMIT ?',
+            [objectId, since, limit],
+          )
+        : await this.q.all(
+            'SELECT * FROM usage_sample WHERE object_id = ? AND family = ? AND at >= ? ORDER BY at LIMIT ?',
+            [objectId, family, since, limit],
+          )
+    return rows.map(usageSampleOf)
+  }
 }
 
 class SqlWriteTx extends SqlReader implements WriteTx {
@@ -1411,6 +1448,36 @@ class SqlWriteTx extends SqlReader implements WriteTx {
 
   deleteGrantLeases(grantId: string): Promise<number> {
     return this.q.run('DELETE FROM device_lease WHERE grant_id = ?', [grantId])
+  }
+
+  async putUsageSamples(rows: readonly UsageSampleRow[]): Promise<void> {
+    const one = '(?, ?, ?, ?, ?, ?, ?, ?)'
+    // Many rows per statement on PostgreSQL, one prepared row on SQLite (as for leases).
+    const chunk = this.dialect === 'postgres' ? 500 : 100
+    for (let i = 0; i < rows.length; i += chunk) {
+      const part = rows.slice(i, i + chunk)
+      await this.q.run(
+        `INSERT INTO usage_sample (tenant_id, object_type, object_id, family, at, used, total, utilisation)
+         VALUES ${part.map(() => one).join(', ')}
+         ON CONFLICT (object_id, family, at) DO UPDATE SET tenant_id = excluded.tenant_id,
+           object_type = excluded.object_type, used = excluded.used, total = excluded.total,
+           utilisation = excluded.utilisation`,
+        part.flatMap((r) => [
+          r.tenantId,
+          r.objectType,
+          r.objectId,
+          r.family,
+          r.at,
+          r.used.toString(),
+          r.total.toString(),
+          r.utilisation,
+        ]),
+      )
+    }
+  }
+
+  pruneUsageSamples(before: number): Promise<number> {
+    return this.q.run('DELETE FROM usage_sample WHERE at < ?', [before])
   }
 
   async insertIdempotency(row: IdempotencyRow): Promise<void> {

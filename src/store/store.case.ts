@@ -51,6 +51,7 @@ import type {
   PoolRangeRow,
   Store,
   TokenRow,
+  UsageSampleRow,
 } from '../coordinator/store.js'
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
 import { PostgresDriver } from './postgres/postgres-driver.js'
@@ -546,7 +547,7 @@ export function runStoreSuite(name: string, open: OpenStore): void {
         })
         const read = await store.reader.getPool(tenant.id, pool.id)
         assert.deepEqual(read?.policy, pool.policy, 'an old policy reads with the new defaults')
-        // Every later version is in place: the loop's tables (2) and lease replay (3).
+        // Every later version is in place: the loop's tables (2), lease replay (3), usage history (4).
         const device = makeDevice(tenant)
         const unit = makeUnit(pool, '100.64.0.0/24', { deviceId: device.id })
         const status: GrantStatusRow = {
@@ -574,6 +575,18 @@ export function runStoreSuite(name: string, open: OpenStore): void {
         })
         assert.deepEqual(await store.reader.getGrantStatus(unit.id), status)
         assert.deepEqual(await store.reader.deviceLeases(device.id, { limit: 10 }), [lease])
+        const usage: UsageSampleRow = {
+          tenantId: tenant.id,
+          objectType: 'pool',
+          objectId: pool.id,
+          family: 'ipv4',
+          at: T0,
+          used: 256n,
+          total: 65536n,
+          utilisation: 256 / 65536,
+        }
+        await store.write((tx) => tx.putUsageSamples([usage]))
+        assert.deepEqual(await store.reader.usageHistory(pool.id, undefined, T0, 10), [usage])
         const check = rawDriver(store)
         try {
           assert.deepEqual(
@@ -1187,6 +1200,101 @@ export function runStoreSuite(name: string, open: OpenStore): void {
       assert.deepEqual(
         (await store.reader.quietDevices(T0 + 70, 10)).map((d) => d.deviceId),
         [w.device.id],
+      )
+    })
+
+    test('usage samples: put replaces at the same time, history oldest first per object and family, prune by age; device loops list', async (store) => {
+      const w = await seed(store)
+      const other = makeDevice(w.tenant, { name: 'other' })
+      await store.write((tx) => tx.insertDevice(other))
+      const sample = (
+        objectId: string,
+        family: Family,
+        at: number,
+        used: bigint,
+        fields: Partial<UsageSampleRow> = {},
+      ): UsageSampleRow => ({
+        tenantId: w.tenant.id,
+        objectType: objectId === w.pool.id ? 'pool' : 'device',
+        objectId,
+        family,
+        at,
+        used,
+        total: 1n << 80n,
+        utilisation: Number(used) / 2 ** 80,
+        ...fields,
+      })
+      const huge = (1n << 80n) - 1n
+      await store.write((tx) =>
+        tx.putUsageSamples([
+          sample(w.pool.id, 'ipv4', T0 + 2, 5n),
+          sample(w.pool.id, 'ipv4', T0, 3n),
+          sample(w.pool.id, 'ipv4', T0 + 1, huge, { utilisation: 0.123456789 }),
+          sample(w.device.id, 'ipv6', T0 + 1, 7n),
+          sample(w.device.id, 'ipv4', T0 + 1, 6n),
+          sample(w.device.id, 'ipv4', T0 + 3, 8n),
+          sample(other.id, 'ipv4', T0 + 1, 9n),
+        ]),
+      )
+      const ats = (rows: readonly UsageSampleRow[]) => rows.map((r) => [r.family, r.at, r.used])
+      assert.deepEqual(await store.reader.usageHistory(w.pool.id, undefined, T0, 10), [
+        sample(w.pool.id, 'ipv4', T0, 3n),
+        sample(w.pool.id, 'ipv4', T0 + 1, huge, { utilisation: 0.123456789 }),
+        sample(w.pool.id, 'ipv4', T0 + 2, 5n),
+      ])
+      assert.deepEqual(ats(await store.reader.usageHistory(w.pool.id, 'ipv4', T0 + 1, 1)), [
+        ['ipv4', T0 + 1, huge],
+      ])
+      assert.deepEqual(await store.reader.usageHistory(w.pool.id, 'ipv6', T0, 10), [])
+      assert.deepEqual(ats(await store.reader.usageHistory(w.device.id, undefined, T0, 10)), [
+        ['ipv4', T0 + 1, 6n],
+        ['ipv6', T0 + 1, 7n],
+        ['ipv4', T0 + 3, 8n],
+      ])
+      assert.deepEqual(ats(await store.reader.usageHistory(w.device.id, 'ipv4', T0, 10)), [
+        ['ipv4', T0 + 1, 6n],
+        ['ipv4', T0 + 3, 8n],
+      ])
+      // The same object, family and time: replaced.
+      await store.write((tx) => tx.putUsageSamples([sample(w.pool.id, 'ipv4', T0, 4n)]))
+      assert.deepEqual(ats(await store.reader.usageHistory(w.pool.id, 'ipv4', T0, 1)), [
+        ['ipv4', T0, 4n],
+      ])
+      await store.write((tx) => tx.putUsageSamples([]))
+      assert.equal(await store.write((tx) => tx.pruneUsageSamples(T0 + 2)), 5)
+      assert.deepEqual(ats(await store.reader.usageHistory(w.pool.id, undefined, 0, 10)), [
+        ['ipv4', T0 + 2, 5n],
+      ])
+      assert.deepEqual(ats(await store.reader.usageHistory(w.device.id, undefined, 0, 10)), [
+        ['ipv4', T0 + 3, 8n],
+      ])
+      assert.deepEqual(await store.reader.usageHistory(other.id, undefined, 0, 10), [])
+
+      const mine = async () =>
+        (await store.reader.listDeviceLoops()).filter((l) => l.tenantId === w.tenant.id)
+      assert.deepEqual(await mine(), [])
+      const loop: DeviceLoopRow = {
+        deviceId: w.device.id,
+        tenantId: w.tenant.id,
+        agent: null,
+        helloAt: null,
+        reportAt: T0,
+        staleAt: T0 + 60,
+        lowSince: {},
+        history: { ipv4: [{ at: T0, used: 3, capacity: 32 }] },
+        streamSeq: 0,
+        ackedSeq: 0,
+        silent: false,
+        failures: 0,
+      }
+      await store.write((tx) => tx.putDeviceLoop(loop))
+      await store.write((tx) => tx.putDeviceLoop({ ...loop, deviceId: other.id, history: {} }))
+      const loops = await mine()
+      assert.deepEqual(
+        loops,
+        [loop, { ...loop, deviceId: other.id, history: {} }].sort((a, b) =>
+          a.deviceId < b.deviceId ? -1 : 1,
+        ),
       )
     })
 

@@ -7,13 +7,43 @@
 import { Type } from 'typebox'
 import * as inventory from '../../coordinator/inventory.js'
 import { getBlockUsage, getDomainUsage, getPoolUsage } from '../../coordinator/queries.js'
+import {
+  USAGE_HISTORY_DEFAULT_MS,
+  deviceUsageHistory,
+  poolUsageHistory,
+} from '../../coordinator/usage-history.js'
+import type { UsageSampleRow } from '../../coordinator/store.js'
+import type { Family } from '../../ip/index.js'
+import { CasmError } from '../../errors/casm-error.js'
 import { callerOf, mutate } from '../http.js'
 import * as S from '../schemas.js'
-import { blockOut, deviceOut, domainOut, poolOut } from '../views.js'
+import { blockOut, deviceOut, domainOut, iso, poolOut } from '../views.js'
 import type { Api } from '../server.js'
 
 const errors = { '4xx': S.ErrorBody, '5xx': S.ErrorBody }
 const params = (name: string) => Type.Object({ [name]: S.Key })
+
+/** `since` of a usage history: RFC 3339 or epoch ms; default 24 hours before `now`. */
+function sinceParam(value: string | undefined, now: number): number {
+  if (value === undefined) return now - USAGE_HISTORY_DEFAULT_MS
+  const ms = /^[0-9]+$/.test(value) ? Number(value) : Date.parse(value)
+  if (!Number.isSafeInteger(ms)) {
+    throw new CasmError(
+      'CASM_ERR_VALIDATION',
+      'since must be an RFC 3339 time like 2026-11-25T12:00:00Z or epoch milliseconds',
+      { errors: [{ path: 'querystring/since', message: 'not a time', value }] },
+    )
+  }
+  return ms
+}
+
+const sampleOut = (r: UsageSampleRow) => ({
+  at: iso(r.at),
+  family: r.family,
+  used: r.used.toString(),
+  total: r.total.toString(),
+  utilisation: r.utilisation,
+})
 
 /** Registers the inventory routes. */
 export function inventoryRoutes(app: Api): void {
@@ -321,6 +351,27 @@ export function inventoryRoutes(app: Api): void {
     },
     handler: (req) => co.run(getPoolUsage(callerOf(req), (req.params as { pool: string }).pool)),
   })
+  app.get('/api/v1/pools/:pool/usage/history', {
+    schema: {
+      tags: ['pools'],
+      summary: 'Usage history of a pool',
+      description:
+        'Samples of used and total addresses the coordinator takes every few minutes (kept 7 days), oldest first.',
+      params: params('pool'),
+      querystring: S.UsageHistoryQuery,
+      response: { 200: S.List(S.UsageSample), ...errors },
+    },
+    handler: async (req) => {
+      const q = req.query as { since?: string; limit?: number }
+      const rows = await poolUsageHistory(
+        co.reader,
+        callerOf(req),
+        (req.params as { pool: string }).pool,
+        { since: sinceParam(q.since, co.clock.now()), limit: q.limit ?? 2000 },
+      )
+      return { items: rows.map(sampleOut) }
+    },
+  })
 
   // ---- devices
   app.get('/api/v1/devices', {
@@ -367,6 +418,34 @@ export function inventoryRoutes(app: Api): void {
           (req.params as { device: string }).device,
         ),
       ),
+  })
+  app.get('/api/v1/devices/:device/usage/history', {
+    schema: {
+      tags: ['devices'],
+      summary: 'Usage history of a device',
+      description:
+        'Per family, samples of the addresses the device reported in use out of its active grants, taken every few minutes (kept 7 days), oldest first.',
+      params: params('device'),
+      querystring: Type.Object(
+        { family: Type.Optional(S.Family), ...S.UsageHistoryQuery.properties },
+        { additionalProperties: false },
+      ),
+      response: { 200: S.List(S.UsageSample), ...errors },
+    },
+    handler: async (req) => {
+      const q = req.query as { family?: Family; since?: string; limit?: number }
+      const rows = await deviceUsageHistory(
+        co.reader,
+        callerOf(req),
+        (req.params as { device: string }).device,
+        {
+          since: sinceParam(q.since, co.clock.now()),
+          limit: q.limit ?? 2000,
+          ...(q.family === undefined ? {} : { family: q.family }),
+        },
+      )
+      return { items: rows.map(sampleOut) }
+    },
   })
   app.patch('/api/v1/devices/:device', {
     schema: {

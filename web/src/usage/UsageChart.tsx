@@ -62,7 +62,8 @@ export function UsageChart({ title, samples }: UsageChartProps) {
         </ResponsiveContainer>
       </div>
       <figcaption>
-        {title}: {summary} Sampled by this browser while the page is open.
+        {title}: {summary} Samples the coordinator keeps (one every 5 minutes, for 7 days), then
+        those this page reads every few seconds while it is open.
       </figcaption>
     </figure>
   )

@@ -1,20 +1,24 @@
 /**
- * Usage over time, sampled by the browser: the API tells usage now, not its history, so the
- * console records each value it reads (pool, block, domain, device utilisation) with the time,
- * keeps them for the browser tab (sessionStorage), and forecasts when a pool runs out from them.
+ * Usage over time, sampled live by the browser: the console records each value it reads (pool,
+ * block, domain, device utilisation) with the time, keeps them for the browser tab
+ * (sessionStorage), and forecasts when a pool runs out from them. The coordinator's own history
+ * (one sample every 5 minutes, kept 7 days; `./history.ts`) comes first on the charts; these
+ * live samples fill in after its last point.
  *
  * @module
  */
 
 import { useEffect, useSyncExternalStore } from 'react'
+import type { Sample } from './series'
 
-/** One value read at one time. */
-export interface Sample {
-  /** Epoch milliseconds. */
-  readonly t: number
-  /** Utilisation, 0..1. */
-  readonly v: number
-}
+export {
+  type Forecast,
+  type HistoryPoint,
+  type Sample,
+  forecast,
+  fromHistory,
+  mergeSamples,
+} from './series'
 
 const STORE_KEY = 'casm.samples'
 /** At most this many samples per series (an hour at one every 5 s). */
@@ -77,43 +81,6 @@ export function useSeries(key: string, value: number | undefined, at: number): r
     if (value !== undefined) record(key, value, at === 0 ? Date.now() : at)
   }, [key, value, at])
   return useSyncExternalStore(subscribe, () => samplesOf(key))
-}
-
-/** When a series will reach 100 %, from the trend of its recent samples. */
-export interface Forecast {
-  /** Change of utilisation per hour (least squares over the window). */
-  readonly perHour: number
-  /** When it reaches 1 at that rate; null when it does not grow. */
-  readonly fullAt: number | null
-}
-
-/**
- * A linear forecast over the samples of the last `windowMs` (default 15 minutes); null with
- * fewer than 3 samples spanning at least 20 seconds.
- */
-export function forecast(samples: readonly Sample[], windowMs = 15 * 60_000): Forecast | null {
-  const last = samples[samples.length - 1]
-  if (last === undefined) return null
-  const recent = samples.filter((s) => s.t >= last.t - windowMs)
-  const first = recent[0]
-  if (first === undefined || recent.length < 3 || last.t - first.t < 20_000) return null
-  const n = recent.length
-  const mt = recent.reduce((a, s) => a + (s.t - first.t), 0) / n
-  const mv = recent.reduce((a, s) => a + s.v, 0) / n
-  let num = 0
-  let den = 0
-  for (const s of recent) {
-    const dt = s.t - first.t - mt
-    num += dt * (s.v - mv)
-    den += dt * dt
-  }
-  if (den === 0) return null
-  const perMs = num / den
-  const perHour = perMs * 3_600_000
-  if (perMs <= 1e-12) return { perHour, fullAt: null }
-  const now = last.t - first.t
-  const valueNow = mv + perMs * (now - mt)
-  return { perHour, fullAt: last.t + Math.max(0, (1 - valueNow) / perMs) }
 }
 
 let version = 0

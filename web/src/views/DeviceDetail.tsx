@@ -1,4 +1,5 @@
 import { useMutation, useQuery } from '@tanstack/react-query'
+import { useMemo } from 'react'
 import { api, call } from '../api/client'
 import type { DeviceLoop } from '../api/types'
 import { ErrorAlert } from '../components/ErrorAlert'
@@ -7,7 +8,8 @@ import { Meter } from '../components/Meter'
 import { dateTime } from '../format'
 import { Link } from '../router'
 import { useSession } from '../session'
-import { useSeries } from '../usage/samples'
+import { useDeviceHistory } from '../usage/history'
+import { mergeSamples, useSeries } from '../usage/samples'
 import { UsageChart } from '../usage/LazyUsageChart'
 import { useNames } from './GrantTable'
 
@@ -145,7 +147,9 @@ function FamilyChart({
   readonly value: number
   readonly at: number
 }) {
-  const samples = useSeries(`device:${device}:${family}`, value, at)
+  const live = useSeries(`device:${device}:${family}`, value, at)
+  const history = useDeviceHistory(device, family)
+  const samples = useMemo(() => mergeSamples(history, live), [history, live])
   return <UsageChart title={`Utilisation of ${device} (${family})`} samples={samples} />
 }
 

@@ -6,12 +6,23 @@ import { Loading } from '../components/Loading'
 import { Meter } from '../components/Meter'
 import { count, dateTime, duration, percent } from '../format'
 import { Link } from '../router'
-import { type Forecast, forecast, record, samplesOf, useSamplesVersion } from '../usage/samples'
+import { FORECAST_WINDOW_MS, HISTORY_REFRESH_MS, sinceOf } from '../usage/history'
+import {
+  type Forecast,
+  forecast,
+  fromHistory,
+  mergeSamples,
+  record,
+  samplesOf,
+  useSamplesVersion,
+} from '../usage/samples'
 
 /** Usage is read again this often while the overview is open (also on every new event). */
 const USAGE_REFRESH_MS = 5000
 /** Blocks whose usage the overview reads at most (the Blocks page lists them all). */
 const MAX_BLOCKS = 50
+/** Pools whose usage history the overview reads for its forecasts, at most. */
+const MAX_HISTORY_POOLS = 50
 /** How far back in the log the overview looks for the policy engine's decisions. */
 const DECISION_WINDOW = 1000
 
@@ -66,8 +77,32 @@ export function Overview() {
     // `stamp` changes with every answer; `pools` comes from the same answers.
   }, [stamp])
   useSamplesVersion()
+  const historyPools = pools.slice(0, MAX_HISTORY_POOLS).map((p) => p.usage.pool)
+  const histories = useQueries({
+    queries: historyPools.map((pool) => ({
+      queryKey: ['usage-history', 'pool', pool, FORECAST_WINDOW_MS],
+      refetchInterval: HISTORY_REFRESH_MS,
+      queryFn: () =>
+        call(
+          api.GET('/api/v1/pools/{pool}/usage/history', {
+            params: { path: { pool }, query: { since: sinceOf(FORECAST_WINDOW_MS) } },
+          }),
+        ),
+    })),
+  })
+  const historyOf = new Map(
+    historyPools.map((pool, i) => [pool, fromHistory(histories[i]?.data?.items ?? [])]),
+  )
+  /** The coordinator's history then the live samples, over 6 hours; live samples alone without. */
+  const forecastOf = (pool: string): Forecast | null => {
+    const history = historyOf.get(pool) ?? []
+    const live = samplesOf(`pool:${pool}`)
+    return history.length > 0
+      ? forecast(mergeSamples(history, live), FORECAST_WINDOW_MS)
+      : forecast(live)
+  }
   const forecasts = pools
-    .map((p) => ({ ...p, f: forecast(samplesOf(`pool:${p.usage.pool}`)) }))
+    .map((p) => ({ ...p, f: forecastOf(p.usage.pool) }))
     .filter(
       (p): p is typeof p & { f: Forecast & { fullAt: number } } =>
         p.f !== null && p.f.fullAt !== null,
@@ -95,8 +130,9 @@ export function Overview() {
 
       <h2>Pools forecast to run out</h2>
       <p className="help">
-        From the trend of the utilisation this browser has sampled (every {USAGE_REFRESH_MS / 1000}{' '}
-        s while a page is open); the API keeps no usage history.
+        From the trend of each pool&apos;s utilisation over the last 6 hours: the samples the
+        coordinator keeps (one every 5 minutes, for 7 days), then those this browser reads every{' '}
+        {USAGE_REFRESH_MS / 1000} s while a page is open.
       </p>
       {forecasts.length === 0 ? (
         <p className="empty">No pool is growing towards full right now.</p>

@@ -1,12 +1,13 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query'
-import { useState } from 'react'
+import { useMemo, useState } from 'react'
 import { api, call } from '../api/client'
 import { Loading } from '../components/Loading'
 import { Meter } from '../components/Meter'
 import { count, dateTime, duration } from '../format'
 import { navigate } from '../router'
 import { useSession } from '../session'
-import { forecast, useSeries } from '../usage/samples'
+import { FORECAST_WINDOW_MS, usePoolHistory } from '../usage/history'
+import { forecast, mergeSamples, useSeries } from '../usage/samples'
 import { UsageChart } from '../usage/LazyUsageChart'
 import { GrantTable } from './GrantTable'
 import { PoolDialog } from './PoolForm'
@@ -35,12 +36,15 @@ export function PoolDetail({ name }: PoolDetailProps) {
     queryFn: () =>
       call(api.GET('/api/v1/pools/{pool}/usage', { params: { path: { pool: name } } })),
   })
-  const samples = useSeries(
+  const live = useSeries(
     `pool:${usage.data?.pool ?? name}`,
     usage.data?.utilisation,
     usage.dataUpdatedAt,
   )
-  const f = forecast(samples)
+  const history = usePoolHistory(name)
+  const samples = useMemo(() => mergeSamples(history, live), [history, live])
+  // With the coordinator's history the trend is taken over 6 hours, else over what was sampled.
+  const f = history.length > 0 ? forecast(samples, FORECAST_WINDOW_MS) : forecast(samples)
   const p = pool.data
   return (
     <section>
