@@ -10,29 +10,14 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process'
-import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { PrefixAllocator } from '../src/alloc/prefix-allocator.js'
-import { grantView } from '../src/coordinator/allocations.js'
-import { systemCaller } from '../src/coordinator/caller.js'
-import { Coordinator } from '../src/coordinator/coordinator.js'
-import { hashEvent } from '../src/coordinator/event-chain.js'
-import { newId } from '../src/coordinator/ids.js'
-import {
-  createBlock,
-  createDevice,
-  createDomain,
-  createPool,
-} from '../src/coordinator/inventory.js'
-import type { AllocationRow } from '../src/coordinator/store.js'
-import type { CasmEvent } from '../src/domain/model.js'
-import { Prefix } from '../src/ip/index.js'
-import { openStore } from '../src/store/open-store.js'
+import { preloadGrants } from '../test/support/grant-fixture.js'
 import { type BenchResult, LatencyRecorder, now, progress, round } from './measure.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -43,97 +28,16 @@ const DEVICES = 1000
 
 /** Writes the fixture: a /8 pool of /30 units holding PRELOAD grants of DEVICES devices. */
 export async function preload(dataDir: string, databaseUrl: string | undefined): Promise<void> {
-  const store = openStore({ dataDir, databaseUrl })
-  const { coordinator: co, bootstrapToken } = await Coordinator.open(store, { sweepIntervalMs: 0 })
-  if (bootstrapToken === undefined) throw new Error('the fixture store was not empty')
-  writeFileSync(join(dataDir, 'admin-token'), bootstrapToken.secret, { mode: 0o600 })
-  const tenant = await co.reader.getTenant('default')
-  if (tenant === undefined) throw new Error('no default tenant')
-  const c = systemCaller(tenant.id)
-  await co.run(createDomain(c, { name: 'metro' }))
-  await co.run(createBlock(c, { domain: 'metro', space: '10.0.0.0/8' }))
-  const pool = await co.run(
-    createPool(c, {
-      name: 'bng',
-      domain: 'metro',
-      kind: 'subscriber',
-      space: ['10.0.0.0/8'],
-      policy: { unit: { min: 24, default: 30, max: 32 }, quarantine: 0 },
-    }),
-  )
-  const devices: string[] = []
-  for (let i = 0; i < DEVICES; i++)
-    devices.push((await co.run(createDevice(c, { name: `bng-${i}` }))).id)
-  await co.close()
-
-  const fixture = openStore({ dataDir, databaseUrl })
-  const allocator = PrefixAllocator.create('ipv4', [Prefix.parse('10.0.0.0/8')])
   const started = Date.now()
-  const chunk = 10_000
-  for (let done = 0; done < PRELOAD; done += chunk) {
-    await fixture.write(async (tx) => {
-      const head = await tx.chainHead()
-      let seq = head.seq
-      let prevHash = head.hash
-      const rows: AllocationRow[] = []
-      const events: CasmEvent[] = []
-      const at = Date.now()
-      for (let i = done; i < Math.min(PRELOAD, done + chunk); i++) {
-        const p = allocator.allocate(30)
-        const row: AllocationRow = {
-          id: newId('grant'),
-          tenantId: tenant.id,
-          domainId: pool.domainId,
-          poolId: pool.id,
-          type: 'grant',
-          family: 'ipv4',
-          prefix: p.toString(),
-          first: p.first,
-          last: p.last,
-          length: 30,
-          state: 'active',
-          deviceId: devices[i % DEVICES] as string,
-          reservationId: null,
-          requestor: null,
-          hostname: '',
-          description: '',
-          createdAt: at,
-          updatedAt: at,
-          expiresAt: null,
-          releasedAt: null,
-          quarantineUntil: null,
-          changedVersion: 0,
-        }
-        rows.push(row)
-        seq++
-        const draft = {
-          seq,
-          id: `evt_${randomUUID().replace(/-/g, '')}`,
-          tenantId: tenant.id,
-          at,
-          actor: 'system',
-          action: 'grant.create',
-          objectType: 'grant',
-          objectId: row.id,
-          before: null,
-          after: grantView(row),
-          reason: 'benchmark fixture',
-          requestId: null,
-          prevHash,
-        }
-        const e: CasmEvent = { ...draft, hash: hashEvent(draft) }
-        prevHash = e.hash
-        events.push(e)
-      }
-      await tx.insertAllocations(rows)
-      await tx.appendEvents(events)
-    })
-    if ((done / chunk) % 10 === 0)
+  await preloadGrants(dataDir, PRELOAD, DEVICES, {
+    databaseUrl,
+    reason: 'benchmark fixture',
+    onProgress: (stored) => {
       progress(
-        `api: ${done + chunk} of ${PRELOAD} grants stored (${Math.round((Date.now() - started) / 1000)} s)`,
+        `api: ${stored} of ${PRELOAD} grants stored (${Math.round((Date.now() - started) / 1000)} s)`,
       )
-  }
-  await fixture.close()
+    },
+  })
   if (databaseUrl !== undefined) {
     // A database that has been running has been vacuumed and analysed; a fresh bulk load has not,
     // and autovacuum would otherwise run into the measurement.
