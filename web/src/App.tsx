@@ -22,6 +22,7 @@ import { Field } from './components/Field'
 import { useLiveUpdates } from './live'
 import { Link, match, usePath } from './router'
 import { SessionContext, sessionOf, useSession } from './session'
+import { ViewBoundary } from './ViewBoundary'
 import { Blocks } from './views/Blocks'
 import { DeviceDetail } from './views/DeviceDetail'
 import { Devices } from './views/Devices'
@@ -219,7 +220,9 @@ function Shell() {
         </ul>
       </nav>
       <main id="main" className="main" tabIndex={-1}>
-        <View path={path} liveSeq={live.seq} />
+        <ViewBoundary key={path}>
+          <View path={path} liveSeq={live.seq} />
+        </ViewBoundary>
       </main>
     </div>
   )
