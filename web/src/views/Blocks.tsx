@@ -1,9 +1,11 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { api, call } from '../api/client'
-import { Field } from '../components/Field'
+import { DataTable } from '../components/DataTable'
 import { FormDialog } from '../components/FormDialog'
+import { SelectField, TextField } from '../components/Inputs'
 import { Loading } from '../components/Loading'
+import { Toolbar } from '../components/Toolbar'
 import { dateTime } from '../format'
 import { Link } from '../router'
 import { useSession } from '../session'
@@ -31,26 +33,22 @@ export function Blocks() {
         Domains (routing and addressing scopes) and the blocks of address space in them.
       </p>
       {s.canEdit ? (
-        <div className="toolbar">
-          <button
-            type="button"
-            className="primary"
-            onClick={() => {
-              setDialog('domain')
-            }}
-          >
-            New domain
-          </button>
-          <button
-            type="button"
-            className="primary"
-            onClick={() => {
-              setDialog('block')
-            }}
-          >
-            New block
-          </button>
-        </div>
+        <Toolbar
+          actions={[
+            {
+              label: 'New domain',
+              onClick: () => {
+                setDialog('domain')
+              },
+            },
+            {
+              label: 'New block',
+              onClick: () => {
+                setDialog('block')
+              },
+            },
+          ]}
+        />
       ) : null}
 
       <h2>Domains</h2>
@@ -59,26 +57,15 @@ export function Blocks() {
         <p className="empty">No domain yet.</p>
       ) : null}
       {domains.isSuccess && domains.data.items.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Description</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {domains.data.items.map((d) => (
-                <tr key={d.id}>
-                  <td>{d.name}</td>
-                  <td>{d.description}</td>
-                  <td>{dateTime(d.createdAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['Name', 'Description', 'Created']}>
+          {domains.data.items.map((d) => (
+            <tr key={d.id}>
+              <td>{d.name}</td>
+              <td>{d.description}</td>
+              <td>{dateTime(d.createdAt)}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
 
       <h2>Blocks</h2>
@@ -87,37 +74,24 @@ export function Blocks() {
         <p className="empty">No block yet.</p>
       ) : null}
       {blocks.isSuccess && blocks.data.items.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Space</th>
-                <th scope="col">Domain</th>
-                <th scope="col">Family</th>
-                <th scope="col">Reserved</th>
-                <th scope="col">Special purpose</th>
-              </tr>
-            </thead>
-            <tbody>
-              {blocks.data.items.map((b) => (
-                <tr key={b.id}>
-                  <td>
-                    <Link
-                      href={`/map?block=${encodeURIComponent(b.id)}`}
-                      title={`Address map of ${b.space}`}
-                    >
-                      <code>{b.space}</code>
-                    </Link>
-                  </td>
-                  <td>{names.get(b.domain) ?? b.domain}</td>
-                  <td>{b.family}</td>
-                  <td>{b.reserved ? 'yes' : 'no'}</td>
-                  <td>{b.specialPurpose.map((p) => `${p.name} (${p.rfc})`).join(', ') || '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['Space', 'Domain', 'Family', 'Reserved', 'Special purpose']}>
+          {blocks.data.items.map((b) => (
+            <tr key={b.id}>
+              <td>
+                <Link
+                  href={`/map?block=${encodeURIComponent(b.id)}`}
+                  title={`Address map of ${b.space}`}
+                >
+                  <code>{b.space}</code>
+                </Link>
+              </td>
+              <td>{names.get(b.domain) ?? b.domain}</td>
+              <td>{b.family}</td>
+              <td>{b.reserved ? 'yes' : 'no'}</td>
+              <td>{b.specialPurpose.map((p) => `${p.name} (${p.rfc})`).join(', ') || '—'}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
 
       {dialog === 'domain' ? (
@@ -164,29 +138,8 @@ function NewDomain({ onClose, onDone }: CreateProps) {
         await onDone()
       }}
     >
-      <Field label="Name">
-        {(id) => (
-          <input
-            id={id}
-            value={name}
-            onChange={(e) => {
-              setName(e.target.value)
-            }}
-            required
-          />
-        )}
-      </Field>
-      <Field label="Description">
-        {(id) => (
-          <input
-            id={id}
-            value={description}
-            onChange={(e) => {
-              setDescription(e.target.value)
-            }}
-          />
-        )}
-      </Field>
+      <TextField label="Name" value={name} onValue={setName} required />
+      <TextField label="Description" value={description} onValue={setDescription} />
     </FormDialog>
   )
 }
@@ -217,47 +170,21 @@ function NewBlock({
         await onDone()
       }}
     >
-      <Field label="Domain">
-        {(id) => (
-          <select
-            id={id}
-            value={domain}
-            onChange={(e) => {
-              setDomain(e.target.value)
-            }}
-          >
-            {domains.map((d) => (
-              <option key={d.id} value={d.name}>
-                {d.name}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
-      <Field label="Prefix" help="A prefix like 100.64.0.0/16, or a first-last range.">
-        {(id) => (
-          <input
-            id={id}
-            value={space}
-            onChange={(e) => {
-              setSpace(e.target.value)
-            }}
-            placeholder="100.64.0.0/16"
-            required
-          />
-        )}
-      </Field>
-      <Field label="Description">
-        {(id) => (
-          <input
-            id={id}
-            value={description}
-            onChange={(e) => {
-              setDescription(e.target.value)
-            }}
-          />
-        )}
-      </Field>
+      <SelectField
+        label="Domain"
+        value={domain}
+        onValue={setDomain}
+        options={domains.map((d) => d.name)}
+      />
+      <TextField
+        label="Prefix"
+        help="A prefix like 100.64.0.0/16, or a first-last range."
+        value={space}
+        onValue={setSpace}
+        placeholder="100.64.0.0/16"
+        required
+      />
+      <TextField label="Description" value={description} onValue={setDescription} />
     </FormDialog>
   )
 }

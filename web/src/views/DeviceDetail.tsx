@@ -2,6 +2,7 @@ import { useMutation, useQuery } from '@tanstack/react-query'
 import { useMemo } from 'react'
 import { api, call } from '../api/client'
 import type { DeviceLoop } from '../api/types'
+import { DataTable } from '../components/DataTable'
 import { ErrorAlert } from '../components/ErrorAlert'
 import { Loading } from '../components/Loading'
 import { Meter } from '../components/Meter'
@@ -182,38 +183,26 @@ function Grants({ loop: l }: { readonly loop: DeviceLoop }) {
       {l.grants.length === 0 ? (
         <p className="empty">The device holds no grant.</p>
       ) : (
-        <div className="table-wrap">
-          <table>
-            <caption>Grants of {l.device.name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Prefix</th>
-                <th scope="col">Pool</th>
-                <th scope="col">State</th>
-                <th scope="col">Used</th>
-                <th scope="col">Peak</th>
-                <th scope="col">Reported</th>
-              </tr>
-            </thead>
-            <tbody>
-              {l.grants.map((g) => (
-                <tr key={g.id}>
-                  <td>
-                    <Link href={`/grants/${encodeURIComponent(g.id)}`}>{g.prefix}</Link>
-                  </td>
-                  <td>{names.pools.get(g.pool) ?? g.pool}</td>
-                  <td>
-                    <span className={`badge state-${g.state}`}>{g.state}</span>
-                    {g.pinned ? <span className="badge">pinned</span> : null}
-                  </td>
-                  <td>{g.usage?.used ?? '—'}</td>
-                  <td>{g.usage?.peak ?? '—'}</td>
-                  <td>{dateTime(g.usage?.reportedAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          columns={['Prefix', 'Pool', 'State', 'Used', 'Peak', 'Reported']}
+          caption={<>Grants of {l.device.name}</>}
+        >
+          {l.grants.map((g) => (
+            <tr key={g.id}>
+              <td>
+                <Link href={`/grants/${encodeURIComponent(g.id)}`}>{g.prefix}</Link>
+              </td>
+              <td>{names.pools.get(g.pool) ?? g.pool}</td>
+              <td>
+                <span className={`badge state-${g.state}`}>{g.state}</span>
+                {g.pinned ? <span className="badge">pinned</span> : null}
+              </td>
+              <td>{g.usage?.used ?? '—'}</td>
+              <td>{g.usage?.peak ?? '—'}</td>
+              <td>{dateTime(g.usage?.reportedAt)}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </>
   )

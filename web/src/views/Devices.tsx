@@ -1,9 +1,11 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { api, call } from '../api/client'
-import { Field } from '../components/Field'
+import { DataTable } from '../components/DataTable'
 import { FormDialog } from '../components/FormDialog'
+import { TextField } from '../components/Inputs'
 import { Loading } from '../components/Loading'
+import { Toolbar } from '../components/Toolbar'
 import { dateTime } from '../format'
 import { Link } from '../router'
 import { useSession } from '../session'
@@ -28,49 +30,34 @@ export function Devices() {
     <section>
       <h1>Devices</h1>
       {s.canEdit ? (
-        <div className="toolbar">
-          <button
-            type="button"
-            className="primary"
-            onClick={() => {
-              setCreating(true)
-            }}
-          >
-            New device
-          </button>
-        </div>
+        <Toolbar
+          actions={[
+            {
+              label: 'New device',
+              onClick: () => {
+                setCreating(true)
+              },
+            },
+          ]}
+        />
       ) : null}
       <Loading error={devices.error} pending={devices.isPending} what="devices" />
       {devices.isSuccess && all.length === 0 ? <p className="empty">No device yet.</p> : null}
       {shown.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Function</th>
-                <th scope="col">Form factor</th>
-                <th scope="col">Scope</th>
-                <th scope="col">Description</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((d) => (
-                <tr key={d.id}>
-                  <td>
-                    <Link href={`/devices/${encodeURIComponent(d.name)}`}>{d.name}</Link>
-                  </td>
-                  <td>{d.attributes.function ?? '—'}</td>
-                  <td>{d.attributes.formFactor ?? '—'}</td>
-                  <td>{d.attributes.scope ?? '—'}</td>
-                  <td>{d.description}</td>
-                  <td>{dateTime(d.createdAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['Name', 'Function', 'Form factor', 'Scope', 'Description', 'Created']}>
+          {shown.map((d) => (
+            <tr key={d.id}>
+              <td>
+                <Link href={`/devices/${encodeURIComponent(d.name)}`}>{d.name}</Link>
+              </td>
+              <td>{d.attributes.function ?? '—'}</td>
+              <td>{d.attributes.formFactor ?? '—'}</td>
+              <td>{d.attributes.scope ?? '—'}</td>
+              <td>{d.description}</td>
+              <td>{dateTime(d.createdAt)}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
       {pages > 1 ? (
         <div className="pager">
@@ -137,40 +124,9 @@ function NewDevice({
         await onDone()
       }}
     >
-      <Field label="Name">
-        {(id) => (
-          <input
-            id={id}
-            value={name}
-            onChange={(e) => {
-              setName(e.target.value)
-            }}
-            required
-          />
-        )}
-      </Field>
-      <Field label="Function" help="e.g. bng, cgn, dhcp">
-        {(id) => (
-          <input
-            id={id}
-            value={fn}
-            onChange={(e) => {
-              setFn(e.target.value)
-            }}
-          />
-        )}
-      </Field>
-      <Field label="Description">
-        {(id) => (
-          <input
-            id={id}
-            value={description}
-            onChange={(e) => {
-              setDescription(e.target.value)
-            }}
-          />
-        )}
-      </Field>
+      <TextField label="Name" value={name} onValue={setName} required />
+      <TextField label="Function" help="e.g. bng, cgn, dhcp" value={fn} onValue={setFn} />
+      <TextField label="Description" value={description} onValue={setDescription} />
     </FormDialog>
   )
 }

@@ -1,5 +1,6 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query'
 import { api, call } from '../api/client'
+import { DataTable } from '../components/DataTable'
 import { Loading } from '../components/Loading'
 import { Pager, useCursorPager } from '../components/Pager'
 import { dateTime } from '../format'
@@ -58,41 +59,29 @@ export function EventTable({ filter, caption }: EventTableProps) {
         <p className="empty">No event.</p>
       ) : null}
       {items.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption>{caption}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Seq</th>
-                <th scope="col">When</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Object</th>
-                <th scope="col">Reason</th>
+        <DataTable
+          columns={['Seq', 'When', 'Actor', 'Action', 'Object', 'Reason']}
+          caption={caption}
+        >
+          {items.map((e) => {
+            const href = objectHref(e.objectType, e.objectId)
+            const label = `${e.objectType} ${e.objectId ?? ''}`
+            return (
+              <tr key={e.seq}>
+                <td>{e.seq}</td>
+                <td>{dateTime(e.at)}</td>
+                <td>
+                  <code>{e.actor}</code>
+                </td>
+                <td>
+                  <code>{e.action}</code>
+                </td>
+                <td>{href === null ? label : <Link href={href}>{label}</Link>}</td>
+                <td>{e.reason ?? '—'}</td>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((e) => {
-                const href = objectHref(e.objectType, e.objectId)
-                const label = `${e.objectType} ${e.objectId ?? ''}`
-                return (
-                  <tr key={e.seq}>
-                    <td>{e.seq}</td>
-                    <td>{dateTime(e.at)}</td>
-                    <td>
-                      <code>{e.actor}</code>
-                    </td>
-                    <td>
-                      <code>{e.action}</code>
-                    </td>
-                    <td>{href === null ? label : <Link href={href}>{label}</Link>}</td>
-                    <td>{e.reason ?? '—'}</td>
-                  </tr>
-                )
-              })}
-            </tbody>
-          </table>
-        </div>
+            )
+          })}
+        </DataTable>
       ) : null}
       {events.isSuccess && (items.length > 0 || pager.page > 1) ? (
         <Pager pager={pager} next={events.data.next} count={items.length} noun="events" />

@@ -2,7 +2,7 @@ import { useQuery } from '@tanstack/react-query'
 import { useState } from 'react'
 import { api, call } from '../api/client'
 import { ErrorAlert } from '../components/ErrorAlert'
-import { Field } from '../components/Field'
+import { TextField } from '../components/Inputs'
 import { useDebounced } from '../debounce'
 import { EventTable } from './EventTable'
 
@@ -26,18 +26,7 @@ export function Events() {
     ...(applied.actor === '' ? {} : { actor: applied.actor }),
   }
   const input = (label: string, value: string, set: (v: string) => void, hint: string) => (
-    <Field label={label}>
-      {(id) => (
-        <input
-          id={id}
-          value={value}
-          placeholder={hint}
-          onChange={(e) => {
-            set(e.target.value)
-          }}
-        />
-      )}
-    </Field>
+    <TextField label={label} value={value} onValue={set} placeholder={hint} />
   )
   return (
     <section>

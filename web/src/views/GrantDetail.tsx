@@ -1,8 +1,8 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { api, call } from '../api/client'
-import { Field } from '../components/Field'
 import { FormDialog } from '../components/FormDialog'
+import { TextField } from '../components/Inputs'
 import { Loading } from '../components/Loading'
 import { dateTime } from '../format'
 import { Link } from '../router'
@@ -171,18 +171,13 @@ export function GrantDetail({ id }: GrantDetailProps) {
             <code>{g.prefix}</code> of {names.devices.get(g.device) ?? g.device}. {EXPLAIN[action]}
           </p>
           {action === 'move' ? (
-            <Field label="Target device" help="The name or id of the device to receive it.">
-              {(fid) => (
-                <input
-                  id={fid}
-                  value={target}
-                  onChange={(e) => {
-                    setTarget(e.target.value)
-                  }}
-                  required
-                />
-              )}
-            </Field>
+            <TextField
+              label="Target device"
+              help="The name or id of the device to receive it."
+              value={target}
+              onValue={setTarget}
+              required
+            />
           ) : null}
         </FormDialog>
       )}

@@ -1,6 +1,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query'
 import { api, call } from '../api/client'
 import type { Grant } from '../api/types'
+import { DataTable } from '../components/DataTable'
 import { Loading } from '../components/Loading'
 import { Pager, useCursorPager } from '../components/Pager'
 import { dateTime } from '../format'
@@ -64,47 +65,35 @@ export function GrantTable({ filter, caption }: GrantTableProps) {
         <p className="empty">No grant.</p>
       ) : null}
       {items.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption>{caption}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Prefix</th>
-                <th scope="col">State</th>
-                <th scope="col">Pool</th>
-                <th scope="col">Device</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((g) => (
-                <tr key={g.id}>
-                  <td>
-                    <Link href={`/grants/${encodeURIComponent(g.id)}`}>{g.prefix}</Link>
-                  </td>
-                  <td>
-                    <span className={`badge state-${g.state}`}>{g.state}</span>
-                  </td>
-                  <td>
-                    <Link href={`/pools/${encodeURIComponent(names.pools.get(g.pool) ?? g.pool)}`}>
-                      {names.pools.get(g.pool) ?? g.pool}
-                    </Link>
-                  </td>
-                  <td>
-                    <Link
-                      href={`/devices/${encodeURIComponent(names.devices.get(g.device) ?? g.device)}`}
-                    >
-                      {names.devices.get(g.device) ?? g.device}
-                    </Link>
-                  </td>
-                  <td>{dateTime(g.createdAt)}</td>
-                  <td>{dateTime(g.expiresAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          columns={['Prefix', 'State', 'Pool', 'Device', 'Created', 'Expires']}
+          caption={caption}
+        >
+          {items.map((g) => (
+            <tr key={g.id}>
+              <td>
+                <Link href={`/grants/${encodeURIComponent(g.id)}`}>{g.prefix}</Link>
+              </td>
+              <td>
+                <span className={`badge state-${g.state}`}>{g.state}</span>
+              </td>
+              <td>
+                <Link href={`/pools/${encodeURIComponent(names.pools.get(g.pool) ?? g.pool)}`}>
+                  {names.pools.get(g.pool) ?? g.pool}
+                </Link>
+              </td>
+              <td>
+                <Link
+                  href={`/devices/${encodeURIComponent(names.devices.get(g.device) ?? g.device)}`}
+                >
+                  {names.devices.get(g.device) ?? g.device}
+                </Link>
+              </td>
+              <td>{dateTime(g.createdAt)}</td>
+              <td>{dateTime(g.expiresAt)}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
       {grants.isSuccess && (items.length > 0 || pager.page > 1) ? (
         <Pager pager={pager} next={grants.data.next} count={items.length} noun="grants" />

@@ -1,6 +1,6 @@
 import { useState } from 'react'
 import type { Grant } from '../api/types'
-import { Field } from '../components/Field'
+import { SelectField, TextField } from '../components/Inputs'
 import { useDebounced } from '../debounce'
 import { GrantTable } from './GrantTable'
 
@@ -30,48 +30,11 @@ export function Grants() {
           e.preventDefault()
         }}
       >
-        <Field label="Pool">
-          {(id) => (
-            <input
-              id={id}
-              value={pool}
-              placeholder="name or id"
-              onChange={(e) => {
-                setPool(e.target.value)
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Device">
-          {(id) => (
-            <input
-              id={id}
-              value={device}
-              placeholder="name or id"
-              onChange={(e) => {
-                setDevice(e.target.value)
-              }}
-            />
-          )}
-        </Field>
-        <Field label="State">
-          {(id) => (
-            <select
-              id={id}
-              value={state}
-              onChange={(e) => {
-                setState(e.target.value)
-              }}
-            >
-              <option value="">any</option>
-              {STATES.map((x) => (
-                <option key={x} value={x}>
-                  {x}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <TextField label="Pool" value={pool} onValue={setPool} placeholder="name or id" />
+        <TextField label="Device" value={device} onValue={setDevice} placeholder="name or id" />
+        <SelectField label="State" value={state} onValue={setState} options={STATES}>
+          <option value="">any</option>
+        </SelectField>
       </form>
       <GrantTable
         caption="Grants"

@@ -1,7 +1,7 @@
 import { useQuery } from '@tanstack/react-query'
 import { useEffect, useRef, useState } from 'react'
 import { api, call } from '../api/client'
-import { Field } from '../components/Field'
+import { SelectField } from '../components/Inputs'
 import { Loading } from '../components/Loading'
 import { AddressMap } from '../map/AddressMap'
 import { navigate, usePath } from '../router'
@@ -59,23 +59,14 @@ export function MapPage({ liveSeq }: { readonly liveSeq: number | null }) {
       {block === undefined ? null : (
         <>
           <div className="toolbar">
-            <Field label="Block">
-              {(id) => (
-                <select
-                  id={id}
-                  value={block.id}
-                  onChange={(e) => {
-                    navigate(`/map?block=${encodeURIComponent(e.target.value)}`, { replace: true })
-                  }}
-                >
-                  {items.map((b) => (
-                    <option key={b.id} value={b.id}>
-                      {b.space}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
+            <SelectField
+              label="Block"
+              value={block.id}
+              onValue={(id) => {
+                navigate(`/map?block=${encodeURIComponent(id)}`, { replace: true })
+              }}
+              options={items.map((b) => ({ value: b.id, label: b.space }))}
+            />
           </div>
           <AddressMap
             key={block.id}

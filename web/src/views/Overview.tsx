@@ -2,6 +2,7 @@ import { useQueries, useQuery } from '@tanstack/react-query'
 import { useEffect } from 'react'
 import { api, call } from '../api/client'
 import type { BlockUsage, CasmEvent, DomainUsage, PoolUsage } from '../api/types'
+import { DataTable } from '../components/DataTable'
 import { Loading } from '../components/Loading'
 import { Meter } from '../components/Meter'
 import { count, dateTime, duration, percent } from '../format'
@@ -137,32 +138,19 @@ export function Overview() {
       {forecasts.length === 0 ? (
         <p className="empty">No pool is growing towards full right now.</p>
       ) : (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Pool</th>
-                <th scope="col">Utilisation</th>
-                <th scope="col">Trend</th>
-                <th scope="col">Full in</th>
-                <th scope="col">Full at</th>
-              </tr>
-            </thead>
-            <tbody>
-              {forecasts.map((p) => (
-                <tr key={p.usage.pool}>
-                  <td>
-                    <Link href={`/pools/${encodeURIComponent(p.usage.pool)}`}>{p.usage.pool}</Link>
-                  </td>
-                  <td>{percent(p.usage.utilisation)}</td>
-                  <td>+{percent(p.f.perHour)} / h</td>
-                  <td>{duration(p.f.fullAt - Date.now())}</td>
-                  <td>{dateTime(p.f.fullAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['Pool', 'Utilisation', 'Trend', 'Full in', 'Full at']}>
+          {forecasts.map((p) => (
+            <tr key={p.usage.pool}>
+              <td>
+                <Link href={`/pools/${encodeURIComponent(p.usage.pool)}`}>{p.usage.pool}</Link>
+              </td>
+              <td>{percent(p.usage.utilisation)}</td>
+              <td>+{percent(p.f.perHour)} / h</td>
+              <td>{duration(p.f.fullAt - Date.now())}</td>
+              <td>{dateTime(p.f.fullAt)}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
 
       <h2>Blocks</h2>
@@ -197,37 +185,24 @@ function DomainsCard({
       {usages.length === 0 ? (
         <p className="empty">No domain yet.</p>
       ) : (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Domain</th>
-                <th scope="col">Family</th>
-                <th scope="col">Pooled</th>
-                <th scope="col">Allocated</th>
-                <th scope="col">Utilisation</th>
+        <DataTable columns={['Domain', 'Family', 'Pooled', 'Allocated', 'Utilisation']}>
+          {usages.flatMap((u) =>
+            u.families.map((f) => (
+              <tr key={`${u.domain}-${f.family}`}>
+                <td>{names.get(u.domain) ?? u.domain}</td>
+                <td>{f.family}</td>
+                <td>{count(f.pooled)}</td>
+                <td>{count(f.allocated)}</td>
+                <td>
+                  <Meter
+                    value={f.utilisation}
+                    label={`${names.get(u.domain) ?? u.domain} ${f.family}`}
+                  />
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {usages.flatMap((u) =>
-                u.families.map((f) => (
-                  <tr key={`${u.domain}-${f.family}`}>
-                    <td>{names.get(u.domain) ?? u.domain}</td>
-                    <td>{f.family}</td>
-                    <td>{count(f.pooled)}</td>
-                    <td>{count(f.allocated)}</td>
-                    <td>
-                      <Meter
-                        value={f.utilisation}
-                        label={`${names.get(u.domain) ?? u.domain} ${f.family}`}
-                      />
-                    </td>
-                  </tr>
-                )),
-              )}
-            </tbody>
-          </table>
-        </div>
+            )),
+          )}
+        </DataTable>
       )}
     </div>
   )
@@ -262,38 +237,25 @@ function AlertsCard() {
 /** Pools with their usage now. */
 function PoolsTable({ pools }: { readonly pools: readonly PoolUsage[] }) {
   return (
-    <div className="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Pool</th>
-            <th scope="col">Family</th>
-            <th scope="col">Total</th>
-            <th scope="col">Allocated</th>
-            <th scope="col">Free</th>
-            <th scope="col">Largest free</th>
-            <th scope="col">Utilisation</th>
-          </tr>
-        </thead>
-        <tbody>
-          {pools.map((p) => (
-            <tr key={p.pool}>
-              <td>
-                <Link href={`/pools/${encodeURIComponent(p.pool)}`}>{p.pool}</Link>
-              </td>
-              <td>{p.family}</td>
-              <td>{count(p.total)}</td>
-              <td>{count(p.allocated)}</td>
-              <td>{count(p.free)}</td>
-              <td>{p.largestFree ?? '—'}</td>
-              <td>
-                <Meter value={p.utilisation} label={`pool ${p.pool}`} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      columns={['Pool', 'Family', 'Total', 'Allocated', 'Free', 'Largest free', 'Utilisation']}
+    >
+      {pools.map((p) => (
+        <tr key={p.pool}>
+          <td>
+            <Link href={`/pools/${encodeURIComponent(p.pool)}`}>{p.pool}</Link>
+          </td>
+          <td>{p.family}</td>
+          <td>{count(p.total)}</td>
+          <td>{count(p.allocated)}</td>
+          <td>{count(p.free)}</td>
+          <td>{p.largestFree ?? '—'}</td>
+          <td>
+            <Meter value={p.utilisation} label={`pool ${p.pool}`} />
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   )
 }
 
@@ -310,41 +272,24 @@ function BlocksTable({
   if (blocks.length === 0) return <p className="empty">No block yet.</p>
   const byBlock = new Map(usages.map((u) => [u.block, u]))
   return (
-    <div className="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Block</th>
-            <th scope="col">Domain</th>
-            <th scope="col">Pooled</th>
-            <th scope="col">Allocated</th>
-            <th scope="col">Utilisation</th>
+    <DataTable columns={['Block', 'Domain', 'Pooled', 'Allocated', 'Utilisation']}>
+      {blocks.map((b) => {
+        const u = byBlock.get(b.space) ?? byBlock.get(b.id)
+        return (
+          <tr key={b.id}>
+            <td>
+              <code>{b.space}</code>
+            </td>
+            <td>{names.get(b.domain) ?? b.domain}</td>
+            <td>{u === undefined ? '…' : count(u.pooled)}</td>
+            <td>{u === undefined ? '…' : count(u.allocated)}</td>
+            <td>
+              {u === undefined ? '…' : <Meter value={u.utilisation} label={`block ${b.space}`} />}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {blocks.map((b) => {
-            const u = byBlock.get(b.space) ?? byBlock.get(b.id)
-            return (
-              <tr key={b.id}>
-                <td>
-                  <code>{b.space}</code>
-                </td>
-                <td>{names.get(b.domain) ?? b.domain}</td>
-                <td>{u === undefined ? '…' : count(u.pooled)}</td>
-                <td>{u === undefined ? '…' : count(u.allocated)}</td>
-                <td>
-                  {u === undefined ? (
-                    '…'
-                  ) : (
-                    <Meter value={u.utilisation} label={`block ${b.space}`} />
-                  )}
-                </td>
-              </tr>
-            )
-          })}
-        </tbody>
-      </table>
-    </div>
+        )
+      })}
+    </DataTable>
   )
 }
 
@@ -374,38 +319,26 @@ function Decisions() {
         <p className="empty">No decision among the last {DECISION_WINDOW} events.</p>
       ) : null}
       {items.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Action</th>
-                <th scope="col">Object</th>
-                <th scope="col">Why</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((e) => (
-                <tr key={e.seq}>
-                  <td>{dateTime(e.at)}</td>
-                  <td>
-                    <code>{e.action}</code>
-                  </td>
-                  <td>
-                    {e.objectType === 'grant' && e.objectId !== null ? (
-                      <Link href={`/grants/${encodeURIComponent(e.objectId)}`}>
-                        {prefixOf(e) ?? e.objectId}
-                      </Link>
-                    ) : (
-                      `${e.objectType} ${e.objectId ?? ''}`
-                    )}
-                  </td>
-                  <td>{e.reason ?? '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['When', 'Action', 'Object', 'Why']}>
+          {items.map((e) => (
+            <tr key={e.seq}>
+              <td>{dateTime(e.at)}</td>
+              <td>
+                <code>{e.action}</code>
+              </td>
+              <td>
+                {e.objectType === 'grant' && e.objectId !== null ? (
+                  <Link href={`/grants/${encodeURIComponent(e.objectId)}`}>
+                    {prefixOf(e) ?? e.objectId}
+                  </Link>
+                ) : (
+                  `${e.objectType} ${e.objectId ?? ''}`
+                )}
+              </td>
+              <td>{e.reason ?? '—'}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
     </>
   )

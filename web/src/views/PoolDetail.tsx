@@ -3,6 +3,7 @@ import { useMemo, useState } from 'react'
 import { api, call } from '../api/client'
 import { Loading } from '../components/Loading'
 import { Meter } from '../components/Meter'
+import { Toolbar } from '../components/Toolbar'
 import { count, dateTime, duration } from '../format'
 import { navigate } from '../router'
 import { useSession } from '../session'
@@ -53,17 +54,16 @@ export function PoolDetail({ name }: PoolDetailProps) {
       {p === undefined ? null : (
         <>
           {s.canEdit ? (
-            <div className="toolbar">
-              <button
-                type="button"
-                className="primary"
-                onClick={() => {
-                  setEditing(true)
-                }}
-              >
-                Edit policy
-              </button>
-            </div>
+            <Toolbar
+              actions={[
+                {
+                  label: 'Edit policy',
+                  onClick: () => {
+                    setEditing(true)
+                  },
+                },
+              ]}
+            />
           ) : null}
           <div className="grid-2">
             <div className="card">

@@ -2,8 +2,8 @@ import { useQuery } from '@tanstack/react-query'
 import { useState } from 'react'
 import { api, call } from '../api/client'
 import type { Pool } from '../api/types'
-import { Field } from '../components/Field'
 import { FormDialog } from '../components/FormDialog'
+import { NumberField, SelectField, TextField } from '../components/Inputs'
 
 /** The kinds of pool the API knows. */
 export const POOL_KINDS = [
@@ -95,121 +95,50 @@ export function PoolDialog({ pool, onClose, onSaved }: PoolDialogProps) {
       }}
     >
       <div className="form-grid">
-        <Field label="Name">
-          {(id) => (
-            <input
-              id={id}
-              value={name}
-              onChange={(e) => {
-                setName(e.target.value)
-              }}
-              required
-            />
-          )}
-        </Field>
+        <TextField label="Name" value={name} onValue={setName} required />
         {pool === undefined ? (
-          <Field label="Domain">
-            {(id) => (
-              <select
-                id={id}
-                value={domainValue}
-                onChange={(e) => {
-                  setDomain(e.target.value)
-                }}
-              >
-                {(domains.data?.items ?? []).map((d) => (
-                  <option key={d.id} value={d.name}>
-                    {d.name}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
+          <SelectField
+            label="Domain"
+            value={domainValue}
+            onValue={setDomain}
+            options={(domains.data?.items ?? []).map((d) => d.name)}
+          />
         ) : null}
-        <Field label="Kind">
-          {(id) => (
-            <select
-              id={id}
-              value={kind}
-              onChange={(e) => {
-                setKind(e.target.value as Kind)
-              }}
-            >
-              {POOL_KINDS.map((k) => (
-                <option key={k} value={k}>
-                  {k}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Space" help="Prefixes or ranges, separated by commas.">
-          {(id) => (
-            <input
-              id={id}
-              value={space}
-              onChange={(e) => {
-                setSpace(e.target.value)
-              }}
-              placeholder="100.64.0.0/20"
-              required
-            />
-          )}
-        </Field>
-        <Field label="Default unit" help="Prefix length of a grant, e.g. 27.">
-          {(id) => (
-            <input
-              id={id}
-              type="number"
-              inputMode="numeric"
-              value={unit}
-              onChange={(e) => {
-                setUnit(e.target.value)
-              }}
-            />
-          )}
-        </Field>
-        <Field label="High watermark" help="Grow above this utilisation (0–1).">
-          {(id) => (
-            <input
-              id={id}
-              type="number"
-              step="any"
-              inputMode="decimal"
-              value={high}
-              onChange={(e) => {
-                setHigh(e.target.value)
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Low watermark" help="Shrink below this utilisation (0–1).">
-          {(id) => (
-            <input
-              id={id}
-              type="number"
-              step="any"
-              inputMode="decimal"
-              value={low}
-              onChange={(e) => {
-                setLow(e.target.value)
-              }}
-            />
-          )}
-        </Field>
-        <Field label="Hold-down (s)" help="How long utilisation must stay low before a drain.">
-          {(id) => (
-            <input
-              id={id}
-              type="number"
-              inputMode="numeric"
-              value={holdDown}
-              onChange={(e) => {
-                setHoldDown(e.target.value)
-              }}
-            />
-          )}
-        </Field>
+        <SelectField label="Kind" value={kind} onValue={setKind} options={POOL_KINDS} />
+        <TextField
+          label="Space"
+          help="Prefixes or ranges, separated by commas."
+          value={space}
+          onValue={setSpace}
+          placeholder="100.64.0.0/20"
+          required
+        />
+        <NumberField
+          label="Default unit"
+          help="Prefix length of a grant, e.g. 27."
+          value={unit}
+          onValue={setUnit}
+        />
+        <NumberField
+          label="High watermark"
+          help="Grow above this utilisation (0–1)."
+          value={high}
+          onValue={setHigh}
+          decimal
+        />
+        <NumberField
+          label="Low watermark"
+          help="Shrink below this utilisation (0–1)."
+          value={low}
+          onValue={setLow}
+          decimal
+        />
+        <NumberField
+          label="Hold-down (s)"
+          help="How long utilisation must stay low before a drain."
+          value={holdDown}
+          onValue={setHoldDown}
+        />
       </div>
     </FormDialog>
   )

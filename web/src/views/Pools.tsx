@@ -1,8 +1,10 @@
 import { useQueries, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { api, call } from '../api/client'
+import { DataTable } from '../components/DataTable'
 import { Loading } from '../components/Loading'
 import { Meter } from '../components/Meter'
+import { Toolbar } from '../components/Toolbar'
 import { Link } from '../router'
 import { useSession } from '../session'
 import { PoolDialog } from './PoolForm'
@@ -32,61 +34,47 @@ export function Pools() {
     <section>
       <h1>Pools</h1>
       {s.canEdit ? (
-        <div className="toolbar">
-          <button
-            type="button"
-            className="primary"
-            onClick={() => {
-              setCreating(true)
-            }}
-          >
-            New pool
-          </button>
-        </div>
+        <Toolbar
+          actions={[
+            {
+              label: 'New pool',
+              onClick: () => {
+                setCreating(true)
+              },
+            },
+          ]}
+        />
       ) : null}
       <Loading error={pools.error} pending={pools.isPending} what="pools" />
       {pools.isSuccess && pools.data.items.length === 0 ? (
         <p className="empty">No pool yet.</p>
       ) : null}
       {pools.isSuccess && pools.data.items.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Domain</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Space</th>
-                <th scope="col">Unit</th>
-                <th scope="col">Watermarks</th>
-                <th scope="col">Utilisation</th>
+        <DataTable
+          columns={['Name', 'Domain', 'Kind', 'Space', 'Unit', 'Watermarks', 'Utilisation']}
+        >
+          {pools.data.items.map((p) => {
+            const u = byPool.get(p.name)
+            return (
+              <tr key={p.id}>
+                <td>
+                  <Link href={`/pools/${encodeURIComponent(p.name)}`}>{p.name}</Link>
+                </td>
+                <td>{names.get(p.domain) ?? p.domain}</td>
+                <td>{p.kind}</td>
+                <td>
+                  <code>{p.space.slice(0, 3).join(', ')}</code>
+                  {p.space.length > 3 ? ` and ${p.space.length - 3} more` : ''}
+                </td>
+                <td>/{p.policy.unit.default}</td>
+                <td>
+                  {p.policy.lowWatermark} – {p.policy.highWatermark}
+                </td>
+                <td>{u === undefined ? '…' : <Meter value={u} label={`pool ${p.name}`} />}</td>
               </tr>
-            </thead>
-            <tbody>
-              {pools.data.items.map((p) => {
-                const u = byPool.get(p.name)
-                return (
-                  <tr key={p.id}>
-                    <td>
-                      <Link href={`/pools/${encodeURIComponent(p.name)}`}>{p.name}</Link>
-                    </td>
-                    <td>{names.get(p.domain) ?? p.domain}</td>
-                    <td>{p.kind}</td>
-                    <td>
-                      <code>{p.space.slice(0, 3).join(', ')}</code>
-                      {p.space.length > 3 ? ` and ${p.space.length - 3} more` : ''}
-                    </td>
-                    <td>/{p.policy.unit.default}</td>
-                    <td>
-                      {p.policy.lowWatermark} – {p.policy.highWatermark}
-                    </td>
-                    <td>{u === undefined ? '…' : <Meter value={u} label={`pool ${p.name}`} />}</td>
-                  </tr>
-                )
-              })}
-            </tbody>
-          </table>
-        </div>
+            )
+          })}
+        </DataTable>
       ) : null}
       {creating ? (
         <PoolDialog

@@ -2,9 +2,12 @@ import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { api, call } from '../api/client'
 import type { Tenant } from '../api/types'
-import { Field } from '../components/Field'
+import { ConfirmDialog } from '../components/ConfirmDialog'
+import { DataTable } from '../components/DataTable'
 import { FormDialog } from '../components/FormDialog'
+import { TextField } from '../components/Inputs'
 import { Loading } from '../components/Loading'
+import { Toolbar } from '../components/Toolbar'
 import { dateTime } from '../format'
 import { useSession } from '../session'
 
@@ -23,69 +26,55 @@ export function Tenants() {
   return (
     <section>
       <h1>Tenants</h1>
-      <div className="toolbar">
-        <button
-          type="button"
-          className="primary"
-          onClick={() => {
-            setName('')
-            setCreating(true)
-          }}
-        >
-          New tenant
-        </button>
-      </div>
+      <Toolbar
+        actions={[
+          {
+            label: 'New tenant',
+            onClick: () => {
+              setName('')
+              setCreating(true)
+            },
+          },
+        ]}
+      />
       <Loading error={tenants.error} pending={tenants.isPending} what="tenants" />
       {tenants.isSuccess ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tenants.data.items.map((t) => (
-                <tr key={t.id}>
-                  <td>
-                    {t.name}
-                    {t.name === s.me.tenant ? ' (acting in it)' : ''}
-                  </td>
-                  <td>{dateTime(t.createdAt)}</td>
-                  <td className="actions">
-                    {t.name === s.me.tenant ? null : (
-                      <button
-                        type="button"
-                        aria-label={`Act in ${t.name}`}
-                        onClick={() => {
-                          s.switchTenant(t.name === 'default' ? null : t.name)
-                        }}
-                      >
-                        Act in it
-                      </button>
-                    )}
-                    {t.name === 'default' ? null : (
-                      <button
-                        type="button"
-                        className="danger"
-                        aria-label={`Delete ${t.name}`}
-                        onClick={() => {
-                          setDeleting(t)
-                        }}
-                      >
-                        Delete
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['Name', 'Created']} actions>
+          {tenants.data.items.map((t) => (
+            <tr key={t.id}>
+              <td>
+                {t.name}
+                {t.name === s.me.tenant ? ' (acting in it)' : ''}
+              </td>
+              <td>{dateTime(t.createdAt)}</td>
+              <td className="actions">
+                {t.name === s.me.tenant ? null : (
+                  <button
+                    type="button"
+                    aria-label={`Act in ${t.name}`}
+                    onClick={() => {
+                      s.switchTenant(t.name === 'default' ? null : t.name)
+                    }}
+                  >
+                    Act in it
+                  </button>
+                )}
+                {t.name === 'default' ? null : (
+                  <button
+                    type="button"
+                    className="danger"
+                    aria-label={`Delete ${t.name}`}
+                    onClick={() => {
+                      setDeleting(t)
+                    }}
+                  >
+                    Delete
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
       {creating ? (
         <FormDialog
@@ -99,29 +88,16 @@ export function Tenants() {
             await refresh()
           }}
         >
-          <Field label="Name">
-            {(id) => (
-              <input
-                id={id}
-                value={name}
-                onChange={(e) => {
-                  setName(e.target.value)
-                }}
-                required
-              />
-            )}
-          </Field>
+          <TextField label="Name" value={name} onValue={setName} required />
         </FormDialog>
       ) : null}
       {deleting === null ? null : (
-        <FormDialog
+        <ConfirmDialog
           title={`Delete tenant ${deleting.name}?`}
-          submitLabel="Confirm"
-          danger
           onClose={() => {
             setDeleting(null)
           }}
-          onSubmit={async () => {
+          onConfirm={async () => {
             await call(
               api.DELETE('/api/v1/tenants/{tenant}', { params: { path: { tenant: deleting.id } } }),
             )
@@ -129,7 +105,7 @@ export function Tenants() {
           }}
         >
           <p>Only an empty tenant can be deleted; the API says what is still in it otherwise.</p>
-        </FormDialog>
+        </ConfirmDialog>
       )}
     </section>
   )

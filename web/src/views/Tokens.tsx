@@ -2,9 +2,12 @@ import { useQuery, useQueryClient } from '@tanstack/react-query'
 import { useState } from 'react'
 import { api, call } from '../api/client'
 import type { Role, Token } from '../api/types'
-import { Field } from '../components/Field'
+import { ConfirmDialog } from '../components/ConfirmDialog'
+import { DataTable } from '../components/DataTable'
 import { FormDialog } from '../components/FormDialog'
+import { SelectField, TextField } from '../components/Inputs'
 import { Loading } from '../components/Loading'
+import { Toolbar } from '../components/Toolbar'
 import { dateTime } from '../format'
 import { useSession } from '../session'
 
@@ -31,17 +34,16 @@ export function Tokens() {
   return (
     <section>
       <h1>Tokens</h1>
-      <div className="toolbar">
-        <button
-          type="button"
-          className="primary"
-          onClick={() => {
-            setCreating(true)
-          }}
-        >
-          New token
-        </button>
-      </div>
+      <Toolbar
+        actions={[
+          {
+            label: 'New token',
+            onClick: () => {
+              setCreating(true)
+            },
+          },
+        ]}
+      />
       {secret === null ? null : (
         <div className="notice" role="status">
           <p>
@@ -60,57 +62,40 @@ export function Tokens() {
       )}
       <Loading error={tokens.error} pending={tokens.isPending} what="tokens" />
       {tokens.isSuccess ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Role</th>
-                <th scope="col">Tenant</th>
-                <th scope="col">Device</th>
-                <th scope="col">Created</th>
-                <th scope="col">Revoked</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.data.items.map((t) => (
-                <tr key={t.id} className={t.revokedAt === null ? undefined : 'revoked'}>
-                  <td>
-                    {t.name}
-                    {t.id === s.me.tokenId ? ' (this one)' : ''}
-                  </td>
-                  <td>{t.role}</td>
-                  <td>
-                    {t.tenant === null
-                      ? 'root'
-                      : (tenantName.get(t.tenant) ??
-                        (t.tenant === s.me.tenantId ? s.me.tenant : t.tenant))}
-                  </td>
-                  <td>{t.device ?? '—'}</td>
-                  <td>{dateTime(t.createdAt)}</td>
-                  <td>{dateTime(t.revokedAt)}</td>
-                  <td>
-                    {t.revokedAt === null && t.id !== s.me.tokenId ? (
-                      <button
-                        type="button"
-                        className="danger"
-                        aria-label={`Revoke ${t.name}`}
-                        onClick={() => {
-                          setRevoking(t)
-                        }}
-                      >
-                        Revoke
-                      </button>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={['Name', 'Role', 'Tenant', 'Device', 'Created', 'Revoked']} actions>
+          {tokens.data.items.map((t) => (
+            <tr key={t.id} className={t.revokedAt === null ? undefined : 'revoked'}>
+              <td>
+                {t.name}
+                {t.id === s.me.tokenId ? ' (this one)' : ''}
+              </td>
+              <td>{t.role}</td>
+              <td>
+                {t.tenant === null
+                  ? 'root'
+                  : (tenantName.get(t.tenant) ??
+                    (t.tenant === s.me.tenantId ? s.me.tenant : t.tenant))}
+              </td>
+              <td>{t.device ?? '—'}</td>
+              <td>{dateTime(t.createdAt)}</td>
+              <td>{dateTime(t.revokedAt)}</td>
+              <td>
+                {t.revokedAt === null && t.id !== s.me.tokenId ? (
+                  <button
+                    type="button"
+                    className="danger"
+                    aria-label={`Revoke ${t.name}`}
+                    onClick={() => {
+                      setRevoking(t)
+                    }}
+                  >
+                    Revoke
+                  </button>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
       {creating ? (
         <NewToken
@@ -125,20 +110,18 @@ export function Tokens() {
         />
       ) : null}
       {revoking === null ? null : (
-        <FormDialog
+        <ConfirmDialog
           title={`Revoke ${revoking.name}?`}
-          submitLabel="Confirm"
-          danger
           onClose={() => {
             setRevoking(null)
           }}
-          onSubmit={async () => {
+          onConfirm={async () => {
             await call(api.DELETE('/api/v1/tokens/{id}', { params: { path: { id: revoking.id } } }))
             await refresh()
           }}
         >
           <p>Requests with this token are refused from now on. This cannot be undone.</p>
-        </FormDialog>
+        </ConfirmDialog>
       )}
     </section>
   )
@@ -176,46 +159,14 @@ function NewToken({
         await onCreated(made.token.name, made.secret)
       }}
     >
-      <Field label="Name">
-        {(id) => (
-          <input
-            id={id}
-            value={name}
-            onChange={(e) => {
-              setName(e.target.value)
-            }}
-            required
-          />
-        )}
-      </Field>
-      <Field label="Role">
-        {(id) => (
-          <select
-            id={id}
-            value={role}
-            onChange={(e) => {
-              setRole(e.target.value as Role)
-            }}
-          >
-            {ROLES.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
-      <Field label="Device" help="Device tokens only: the device it speaks for.">
-        {(id) => (
-          <input
-            id={id}
-            value={device}
-            onChange={(e) => {
-              setDevice(e.target.value)
-            }}
-          />
-        )}
-      </Field>
+      <TextField label="Name" value={name} onValue={setName} required />
+      <SelectField label="Role" value={role} onValue={setRole} options={ROLES} />
+      <TextField
+        label="Device"
+        help="Device tokens only: the device it speaks for."
+        value={device}
+        onValue={setDevice}
+      />
       {root ? (
         <div className="field field-check">
           <label>
