@@ -292,7 +292,8 @@ CREATE INDEX device_lease_device ON device_lease (device_id, grant_id, address);
  * coordinator's housekeeping every few minutes and kept a week, for the console's charts. `used`
  * and `total` are address counts as decimal text (IPv6 counts outgrow 64 bits); `at` is epoch
  * ms; `utilisation` a double on both (PostgreSQL's REAL is single precision). Samples name their object without a foreign key: they outlive nothing for long, and the
- * prune removes those of deleted objects with the rest.
+ * prune removes those of deleted objects with the rest. Also an index of each device's live units:
+ * a status report reads them, and without it walked every unit the device ever held.
  */
 const V4_COMMON = (t: { time: string; real: string }): string => `
 CREATE TABLE usage_sample (
@@ -308,6 +309,7 @@ CREATE TABLE usage_sample (
 );
 CREATE INDEX usage_sample_at ON usage_sample (at);
 CREATE INDEX usage_sample_object_at ON usage_sample (object_id, at);
+CREATE INDEX allocation_device_live ON allocation (device_id, id) WHERE live;
 `
 
 /** Every migration, in order. */
