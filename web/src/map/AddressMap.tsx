@@ -10,6 +10,7 @@
  * @module
  */
 
+import { formatAddressValue } from '../../../src/ip/address.js'
 import {
   type KeyboardEvent,
   type MouseEvent,
@@ -40,7 +41,6 @@ import {
   cellPrefix,
   cellSizeText,
   decodeTile,
-  formatAddress,
   cellFirst,
   isFinest,
   tileOrientation,
@@ -216,7 +216,7 @@ export function AddressMap({ blockId, onSelectGrant, refreshKey = 0, order = 9 }
 
   const showHolder = useCallback(
     async (t: MapTile, d: number) => {
-      const address = formatAddress(t.family, cellFirst(t, d))
+      const address = formatAddressValue(t.family, cellFirst(t, d))
       try {
         const found = (await getJson(
           `/api/v1/search?q=${encodeURIComponent(address)}&domain=${encodeURIComponent(t.domain.id)}`,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { formatAddressValue } from '../../../src/ip/address.js'
 import { type Orientation, UPRIGHT, subSquareOrientation } from './hilbert.js'
 
 /** The map endpoint's answer, as sent. */
@@ -110,49 +111,6 @@ export function decodeTile(answer: MapAnswer): MapTile {
 
 // ---- addresses -------------------------------------------------------------------------------
 
-function formatIpv4(v: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.')
-}
-
-function formatIpv6(v: bigint): string {
-  const groups: number[] = []
-  for (let s = 112n; s >= 0n; s -= 16n) groups.push(Number((v >> s) & 0xffffn))
-  if (v >> 32n === 0xffffn) return `::ffff:${formatIpv4(v & 0xffffffffn)}`
-  let best = -1
-  let bestLen = 1
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLen) {
-      best = i
-      bestLen = j - i
-    }
-    i = j
-  }
-  const hex = groups.map((g) => g.toString(16))
-  if (best < 0) return hex.join(':')
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`
-}
-
-/** Canonical text of an address, as casm writes it. */
-export function formatAddress(family: MapAnswer['family'], value: bigint): string {
-  switch (family) {
-    case 'ipv4':
-      return formatIpv4(value)
-    case 'ipv6':
-      return formatIpv6(value)
-    case 'mac':
-      return value
-        .toString(16)
-        .padStart(12, '0')
-        .replace(/(..)(?!$)/g, '$1:')
-  }
-}
-
 /** The prefix of `length` holding `value`, as text. */
 export function prefixText(
   family: MapAnswer['family'],
@@ -161,7 +119,7 @@ export function prefixText(
   length: number,
 ): string {
   const host = (1n << BigInt(width - length)) - 1n
-  return `${formatAddress(family, value & ~host)}/${length}`
+  return `${formatAddressValue(family, value & ~host)}/${length}`
 }
 
 /** The first address of cell `d` of a tile. */
