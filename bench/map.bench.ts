@@ -20,12 +20,11 @@
  * @module
  */
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { extname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
 import { systemCaller } from '../src/coordinator/caller.js'
 import { Coordinator } from '../src/coordinator/coordinator.js'
 import { newId } from '../src/coordinator/ids.js'
@@ -39,6 +38,7 @@ import type { AllocationRow } from '../src/coordinator/store.js'
 import type { GrantState } from '../src/domain/grant-lifecycle.js'
 import { Prefix } from '../src/ip/index.js'
 import { openStore } from '../src/store/open-store.js'
+import { launchChromium } from '../test/support/browser.js'
 import { type BenchResult, now, progress, rng, round } from './measure.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -194,13 +194,6 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css',
 }
 
-function chromiumPath(): string {
-  const which = spawnSync('which', ['chromium'], { encoding: 'utf8' })
-  const path = which.stdout.trim()
-  if (which.status !== 0 || path === '') throw new Error('chromium is not installed')
-  return path
-}
-
 async function runCase(): Promise<BenchResult[]> {
   // BENCH_MAP_DATA keeps the fixture in that directory, and reuses it when it is there.
   const kept = process.env['BENCH_MAP_DATA']
@@ -261,19 +254,7 @@ async function runCase(): Promise<BenchResult[]> {
       })
     }
 
-    const browser = await chromium.launch({
-      executablePath: chromiumPath(),
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    const browser = await launchChromium()
     try {
       const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } })
       await context.addInitScript({
