@@ -353,6 +353,7 @@ export async function runSimulation(
     let rejectedWhileFree = 0
     const violations: string[] = []
     const quarantined: { size: number; until: number }[] = []
+    let quarantinedHeld = 0 // the sizes in `quarantined`
     let held = 0 // active + draining, in counting units
     let drainingHeld = 0
     let peakHeld = 0
@@ -449,8 +450,10 @@ export async function runSimulation(
                   drainingHeld -= g.size
                   drainToRelease.push((t - g.drainedAt) / 60)
                 }
-                if (r.state === 'quarantined')
+                if (r.state === 'quarantined') {
                   quarantined.push({ size: g.size, until: t + quarantine })
+                  quarantinedHeld += g.size
+                }
                 count.released++
               }
               break
@@ -600,6 +603,16 @@ export async function runSimulation(
     let lastProgress = -1
     let maxRoutes = 0
 
+    const tellProgress = (at: number): void => {
+      options.onProgress?.({
+        simSeconds: at,
+        totalSeconds: total,
+        held: held + quarantinedHeld,
+        demand: series[series.length - 1]?.demand ?? 0,
+        rejected,
+      })
+    }
+
     const sample = (): void => {
       let used = 0
       let subs = 0
@@ -641,7 +654,6 @@ export async function runSimulation(
         demandSubs += n
         demand += form.demand(n)
       }
-      const q = quarantined.reduce((a, x) => a + x.size, 0)
       series.push({
         t,
         subscribers: demandSubs,
@@ -649,7 +661,7 @@ export async function runSimulation(
         used,
         active: held - drainingHeld,
         draining: drainingHeld,
-        quarantined: q,
+        quarantined: quarantinedHeld,
         rejected,
         grants,
         routes,
@@ -662,7 +674,8 @@ export async function runSimulation(
     const due: { dev: SimDevice; crossing: boolean; capacity: number }[] = []
     for (t = 0; t <= total; t += step) {
       // Quarantine ends: the coordinator's sweep frees the space; the run stops counting it.
-      while (quarantined.length > 0 && (quarantined[0]?.until ?? Infinity) <= t) quarantined.shift()
+      while (quarantined.length > 0 && (quarantined[0]?.until ?? Infinity) <= t)
+        quarantinedHeld -= quarantined.shift()?.size ?? 0
       if (t % 600 === 0) {
         clock.set(T0 + t * 1000)
         await co.housekeeping()
@@ -750,33 +763,19 @@ export async function runSimulation(
       }
       due.length = 0
 
-      const q = quarantined.reduce((a, x) => a + x.size, 0)
-      if (held + q > peakHeld) {
-        peakHeld = held + q
+      if (held + quarantinedHeld > peakHeld) {
+        peakHeld = held + quarantinedHeld
         peakHeldAt = t
       }
       if (t % sampleInterval === 0) sample()
       const hour = Math.floor(t / 3600)
-      if (options.onProgress !== undefined && hour !== lastProgress) {
+      if (hour !== lastProgress) {
         lastProgress = hour
-        const last = series[series.length - 1]
-        options.onProgress({
-          simSeconds: t,
-          totalSeconds: total,
-          held: held + q,
-          demand: last?.demand ?? 0,
-          rejected,
-        })
+        tellProgress(t)
       }
     }
     t = total
-    options.onProgress?.({
-      simSeconds: total,
-      totalSeconds: total,
-      held: held + quarantined.reduce((a, x) => a + x.size, 0),
-      demand: series[series.length - 1]?.demand ?? 0,
-      rejected,
-    })
+    tellProgress(total)
 
     // The coordinator's view matches the devices' at the end.
     for (const dev of devices) {
