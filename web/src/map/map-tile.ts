@@ -6,43 +6,13 @@
  * @module
  */
 
+import type { paths } from '../../../src/client/openapi.js'
 import { formatAddressValue } from '../../../src/ip/address.js'
 import { type Orientation, UPRIGHT, subSquareOrientation } from './hilbert.js'
 
-/** The map endpoint's answer, as sent. */
-export interface MapAnswer {
-  readonly block: { readonly id: string; readonly space: string }
-  readonly domain: { readonly id: string; readonly name: string }
-  readonly family: 'ipv4' | 'ipv6' | 'mac'
-  readonly root: string
-  readonly prefix: string
-  readonly first: string
-  readonly length: number
-  readonly width: number
-  readonly order: number
-  readonly cellBits: number
-  readonly cells: number
-  readonly columns: number
-  readonly rows: number
-  readonly states: readonly string[]
-  readonly devices: readonly { readonly id: string; readonly name: string }[]
-  readonly counts: {
-    readonly grants: number
-    readonly assignments: number
-    readonly reservations: number
-    readonly exclusions: number
-    readonly addresses: string
-    readonly pooled: string
-    readonly used: string
-    readonly excluded: string
-    readonly utilisation: number
-  }
-  readonly encoding: string
-  readonly deviceOffset: number
-  readonly state: string
-  readonly fill: string
-  readonly device: string
-}
+/** The map endpoint's answer, as the server's OpenAPI document types it. */
+export type MapAnswer =
+  paths['/api/v1/blocks/{id}/map']['get']['responses'][200]['content']['application/json']
 
 /** A decoded map: the answer with one value per cell, in curve order. */
 export interface MapTile extends Omit<MapAnswer, 'state' | 'fill' | 'device' | 'first'> {
