@@ -7,10 +7,10 @@
 
 import { Command } from 'commander'
 import type { ApiPath } from '../client/casm-api-client.js'
-import { CasmError } from '../errors/casm-error.js'
 import {
   intFlag,
   leaf,
+  poolParam,
   printJson,
   printRecord,
   resourceCommand,
@@ -74,13 +74,7 @@ export function grantCommands(): Command {
           .option('--device <device>', 'the device that gets it')
           .option('--length <n>', "prefix length (default: the pool's unit)")
           .option('--prefix <prefix>', 'exactly this prefix'),
-      params: (o, body) => {
-        const pool = (o['pool'] as string | undefined) ?? (body['pool'] as string | undefined)
-        if (pool === undefined)
-          throw new CasmError('CASM_ERR_INVALID_ARGUMENT', 'say which pool: --pool NAME')
-        delete body['pool']
-        return { pool }
-      },
+      params: poolParam,
       body: (o) => ({
         device: o['device'],
         length: intFlag('--length', o['length'] as string | undefined),

@@ -6,8 +6,7 @@
  */
 
 import type { Command } from 'commander'
-import { CasmError } from '../errors/casm-error.js'
-import { resourceCommand } from './resource-command.js'
+import { poolParam, resourceCommand } from './resource-command.js'
 
 /** Builds `casm reservations`. */
 export function reservationCommands(): Command {
@@ -43,13 +42,7 @@ export function reservationCommands(): Command {
             'a pattern, e.g. .0 and .255 of every /24 (see /openapi.json)',
           )
           .option('--description <text>', 'free text'),
-      params: (o, body) => {
-        const pool = (o['pool'] as string | undefined) ?? (body['pool'] as string | undefined)
-        if (pool === undefined)
-          throw new CasmError('CASM_ERR_INVALID_ARGUMENT', 'say which pool: --pool NAME')
-        delete body['pool']
-        return { pool }
-      },
+      params: poolParam,
       body: (o) => ({
         kind: o['kind'],
         prefix: o['prefix'],

@@ -97,6 +97,18 @@ export function readJsonInput(file: string): Json {
   }
 }
 
+/**
+ * The `{pool}` of a create path that lives under a pool (`/pools/{pool}/grants`): from `--pool`,
+ * or from the `pool` of a `--from-json` body (taken out of the body, which the path carries).
+ */
+export function poolParam(o: Json, body: Json): { pool: string } {
+  const pool = (o['pool'] as string | undefined) ?? (body['pool'] as string | undefined)
+  if (pool === undefined)
+    throw new CasmError('CASM_ERR_INVALID_ARGUMENT', 'say which pool: --pool NAME')
+  delete body['pool']
+  return { pool }
+}
+
 /** Parses a positive integer flag. */
 export function intFlag(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined
