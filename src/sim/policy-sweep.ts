@@ -94,7 +94,8 @@ export async function runSweep(
     if (u !== undefined && (u < 1 || u > (scenario.family === 'ipv4' ? 32 : 64)))
       throw new CasmError('CASM_ERR_VALIDATION', `unit /${u} is outside ${scenario.family}`)
   }
-  const results: { policy: PolicyOverrides; r: SimResult }[] = []
+  // Every run has the same demand: the references and units come from the first.
+  let first: SimResult | undefined
   const rows: Omit<SweepRow, 'pareto'>[] = []
   for (const policy of combos) {
     const r = await runSimulation(scenario, {
@@ -103,7 +104,7 @@ export async function runSweep(
       ...(o.seed === undefined ? {} : { seed: o.seed }),
       ...(o.days === undefined ? {} : { days: o.days }),
     })
-    results.push({ policy, r })
+    first ??= r
     const row = {
       policy,
       casm: r.space.casm,
@@ -119,7 +120,6 @@ export async function runSweep(
     rows.push(row)
     o.onRun?.(rows.length, combos.length, { ...row, pareto: false })
   }
-  const first = results[0]?.r
   if (first === undefined)
     throw new CasmError('CASM_ERR_VALIDATION', 'the sweep has no combination')
   // Best: no other run needs less space, rejects fewer and needs fewer routes at once.
